@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine with python3 and make:
+#   make demo   - the main job: `flywheel run` on the bundled examples against the sandbox
+#   make test   - the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test bench reliability clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	rm -rf .flywheel/demo
+	$(BIN)/flywheel --state .flywheel/demo/state.db --config configs/flywheel.toml \
+		run --workload tool_router --sandbox --logs examples/logs.jsonl
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -q -m reliability tests/reliability
+
+clean:
+	rm -rf $(VENV) .flywheel .pytest_cache benchmarks/out

@@ -1,0 +1,1 @@
+"""Log sources: the record schema, validation, and the JSONL and Elasticsearch readers."""

@@ -1,0 +1,1 @@
+"""The platform interface and its implementations (one per platform generation)."""

@@ -1,0 +1,230 @@
+"""Log records and ingest bookkeeping."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+MIGRATIONS = [
+    (
+        "001_records",
+        """
+        CREATE TABLE records (
+            id TEXT PRIMARY KEY,            -- versioned content hash, e.g. 'r1:<sha256>' (see logs/identity.py)
+            workload_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,     -- epoch seconds
+            first_tool TEXT,                -- name of the response's first tool call, NULL when none
+            body BLOB NOT NULL,             -- zlib-compressed JSON of the whole record as ingested
+            source TEXT NOT NULL,           -- file path, '-' for stdin, or es://index/_id
+            line INTEGER,                   -- line number in source (NULL for Elasticsearch)
+            ingest_id INTEGER NOT NULL REFERENCES ingests(id)
+        );
+        CREATE INDEX records_by_workload ON records (workload_id, client_id, timestamp DESC);
+        CREATE TABLE ingests (
+            id INTEGER PRIMARY KEY,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL,           -- running | completed | interrupted | failed
+            sources TEXT NOT NULL,          -- JSON list of what was read
+            read INTEGER NOT NULL DEFAULT 0,
+            ingested INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            rejects_path TEXT
+        );
+        CREATE TABLE workload_duplicates (
+            workload_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            duplicates INTEGER NOT NULL,    -- records seen at ingest whose content was already stored from another line
+            PRIMARY KEY (workload_id, client_id)
+        );
+        """,
+    )
+]
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """What ingest hands to the store: identity, provenance and the record itself."""
+
+    id: str
+    workload_id: str
+    client_id: str
+    timestamp: int
+    first_tool: str | None
+    record: dict[str, Any]
+    source: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: str
+    workload_id: str
+    client_id: str
+    timestamp: int
+    record: dict[str, Any]  # {"timestamp","workload_id","client_id","request","response", ...}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    ingested: int
+    duplicates: int  # already stored (from an earlier line, file or ingest), or repeated within the batch
+    reimported: int  # of the duplicates: the very same source and line again (a re-run), not a duplicate in the data
+    stored_ids: frozenset[str] = frozenset()
+
+
+def _pack(record: dict[str, Any]) -> bytes:
+    return zlib.compress(orjson.dumps(record), 1)
+
+
+def _unpack(blob: bytes) -> dict[str, Any]:
+    return orjson.loads(zlib.decompress(blob))
+
+
+class RecordsMixin:
+    db: Any  # flywheel_cli.state.db.Database
+
+    # -- ingest ---------------------------------------------------------------------------------------------------
+    def start_ingest(self, sources: Sequence[str], rejects_path: str | None) -> int:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO ingests (started_at, status, sources, rejects_path) VALUES (?, 'running', ?, ?)",
+                (time.time(), orjson.dumps(list(sources)).decode(), rejects_path),
+            )
+            return int(cur.lastrowid)
+
+    def insert_records(self, ingest_id: int, rows: Sequence[RecordRow], *, read: int, rejected: int) -> BatchResult:
+        """Insert one batch atomically, together with the ingest's counters, so a kill never half-counts a batch."""
+        with self.db.transaction() as conn:
+            existing = self._existing(conn, [r.id for r in rows])
+            ingested = dup = reimported = 0
+            per_workload: dict[tuple[str, str], int] = {}
+            fresh: list[tuple[Any, ...]] = []
+            seen_in_batch: set[str] = set()
+            for r in rows:
+                prior = existing.get(r.id)
+                if prior is None and r.id not in seen_in_batch:
+                    seen_in_batch.add(r.id)
+                    fresh.append(
+                        (r.id, r.workload_id, r.client_id, r.timestamp, r.first_tool, _pack(r.record), r.source, r.line, ingest_id)
+                    )
+                    continue
+                dup += 1
+                if prior is not None and prior == (r.source, r.line):
+                    reimported += 1
+                else:
+                    key = (r.workload_id, r.client_id)
+                    per_workload[key] = per_workload.get(key, 0) + 1
+            conn.executemany(
+                "INSERT INTO records (id, workload_id, client_id, timestamp, first_tool, body, source, line, ingest_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                fresh,
+            )
+            ingested = len(fresh)
+            conn.executemany(
+                "INSERT INTO workload_duplicates (workload_id, client_id, duplicates) VALUES (?, ?, ?)"
+                " ON CONFLICT (workload_id, client_id) DO UPDATE SET duplicates = duplicates + excluded.duplicates",
+                [(w, c, n) for (w, c), n in per_workload.items()],
+            )
+            conn.execute(
+                "UPDATE ingests SET read = read + ?, ingested = ingested + ?, duplicates = duplicates + ?,"
+                " rejected = rejected + ? WHERE id = ?",
+                (read, ingested, dup, rejected, ingest_id),
+            )
+        return BatchResult(ingested=ingested, duplicates=dup, reimported=reimported, stored_ids=frozenset(f[0] for f in fresh))
+
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, int | None]]:
+        found: dict[str, tuple[str, int | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT id, source, line FROM records WHERE id IN ({marks})", chunk):
+                found[row[0]] = (row[1], row[2])
+        return found
+
+    def finish_ingest(self, ingest_id: int, status: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE ingests SET status = ?, finished_at = ? WHERE id = ?", (status, time.time(), ingest_id))
+
+    # -- queries --------------------------------------------------------------------------------------------------
+    def count_records(self, workload_id: str | None = None, client_id: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM records", []
+        clauses = []
+        if workload_id is not None:
+            clauses.append("workload_id = ?")
+            args.append(workload_id)
+        if client_id is not None:
+            clauses.append("client_id = ?")
+            args.append(client_id)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return int(self.db.conn.execute(sql, args).fetchone()[0])
+
+    def iter_records(self, workload_id: str, client_id: str | None = None) -> Iterator[StoredRecord]:
+        """The workload's records, newest first (ties broken by id, so the order is reproducible)."""
+        sql = "SELECT id, workload_id, client_id, timestamp, body FROM records WHERE workload_id = ?"
+        args: list[Any] = [workload_id]
+        if client_id is not None:
+            sql += " AND client_id = ?"
+            args.append(client_id)
+        sql += " ORDER BY timestamp DESC, id"
+        for row in self.db.conn.execute(sql, args):
+            yield StoredRecord(row[0], row[1], row[2], row[3], _unpack(row[4]))
+
+    def records_by_id(self, ids: Iterable[str]) -> dict[str, StoredRecord]:
+        out: dict[str, StoredRecord] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.conn.execute(
+                f"SELECT id, workload_id, client_id, timestamp, body FROM records WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = StoredRecord(row[0], row[1], row[2], row[3], _unpack(row[4]))
+        return out
+
+    def workload_rows(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Per (workload, client): counts, time span, tool-call counts per tool, duplicates seen at ingest."""
+        where, args = "", []
+        if client_id is not None:
+            where, args = "WHERE client_id = ?", [client_id]
+        rows = self.db.conn.execute(
+            f"SELECT workload_id, client_id, COUNT(*) AS records, MIN(timestamp) AS first, MAX(timestamp) AS last,"
+            f" SUM(first_tool IS NOT NULL) AS with_tools FROM records {where} GROUP BY workload_id, client_id"
+            f" ORDER BY workload_id, client_id",
+            args,
+        ).fetchall()
+        tools = self.db.conn.execute(
+            f"SELECT workload_id, client_id, first_tool, COUNT(*) FROM records {where}"
+            f" {'AND' if where else 'WHERE'} first_tool IS NOT NULL GROUP BY workload_id, client_id, first_tool",
+            args,
+        ).fetchall()
+        dups = {
+            (r[0], r[1]): r[2]
+            for r in self.db.conn.execute("SELECT workload_id, client_id, duplicates FROM workload_duplicates")
+        }
+        tool_counts: dict[tuple[str, str], dict[str, int]] = {}
+        for w, c, tool, n in tools:
+            tool_counts.setdefault((w, c), {})[tool] = n
+        return [
+            {
+                "workload_id": r["workload_id"],
+                "client_id": r["client_id"],
+                "records": r["records"],
+                "first": r["first"],
+                "last": r["last"],
+                "with_tool_calls": r["with_tools"],
+                "tools": tool_counts.get((r["workload_id"], r["client_id"]), {}),
+                "duplicates": dups.get((r["workload_id"], r["client_id"]), 0),
+            }
+            for r in rows
+        ]
