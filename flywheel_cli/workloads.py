@@ -53,17 +53,17 @@ def _iso(ts: int) -> str:
 
 def summarise(store: Store, client_id: str | None = None) -> list[WorkloadSummary]:
     merged: dict[str, dict[str, Any]] = {}
+    duplicates = store.duplicate_counts(client_id)
     for row in store.workload_rows(client_id):
         m = merged.setdefault(
             row["workload_id"],
-            {"records": 0, "clients": [], "first": row["first"], "last": row["last"], "with_tools": 0, "tools": {}, "dups": 0},
+            {"records": 0, "clients": [], "first": row["first"], "last": row["last"], "with_tools": 0, "tools": {}},
         )
         m["records"] += row["records"]
         m["clients"].append(row["client_id"])
         m["first"] = min(m["first"], row["first"])
         m["last"] = max(m["last"], row["last"])
         m["with_tools"] += row["with_tool_calls"]
-        m["dups"] += row["duplicates"]
         for tool, n in row["tools"].items():
             m["tools"][tool] = m["tools"].get(tool, 0) + n
     return [
@@ -75,7 +75,7 @@ def summarise(store: Store, client_id: str | None = None) -> list[WorkloadSummar
             last=m["last"],
             type="tool_calling" if m["with_tools"] else "generic",
             tools=dict(sorted(m["tools"].items(), key=lambda kv: (-kv[1], kv[0]))),
-            duplicates=m["dups"],
+            duplicates=duplicates.get(w, 0),
         )
         for w, m in sorted(merged.items())
     ]

@@ -55,7 +55,8 @@ class FakeElasticsearch:
     """In-memory indices of `{"_id", "_source"}` documents, plus optional credentials and faults.
 
     With `api_keys` or `users` set, every request must authenticate. `forbidden_indices` answer 403 to the
-    authenticated caller; `failed_shards` makes searches answer 200 with that many shard failures.
+    authenticated caller; `failed_shards` makes searches answer 200 with that many shard failures;
+    `product_header=False` impersonates a server that is not Elasticsearch.
     """
 
     indices: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class FakeElasticsearch:
     users: dict[str, str] = field(default_factory=dict)
     forbidden_indices: set[str] = field(default_factory=set)
     failed_shards: int = 0
+    product_header: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
     pits: dict[str, _Pit] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -408,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=8")
         self.send_header("Content-Length", str(len(data)))
         # A real cluster's security layer answers 401 before the product header is added.
-        if status != 401:
+        if status != 401 and self.server.fake.product_header:
             self.send_header("X-Elastic-Product", "Elasticsearch")
         for name, value in extra.items():
             self.send_header(name, value)

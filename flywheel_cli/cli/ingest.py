@@ -42,6 +42,9 @@ def ingest(
     ] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Elasticsearch: at most this many records, newest first.")] = None,
     insecure: Annotated[bool, typer.Option(help="Elasticsearch: do not verify TLS certificates.")] = False,
+    max_line_bytes: Annotated[
+        int, typer.Option(min=1, help="Reject lines longer than this many bytes (they are still kept in the rejects file).")
+    ] = 16 * 1024 * 1024,
 ) -> None:
     """Import logs into the state file: validate every line, dedup by content, keep rejected lines whole.
 
@@ -52,7 +55,9 @@ def ingest(
     from flywheel_cli.ingest import IngestOptions
 
     app_ctx = get_ctx(ctx)
-    options = IngestOptions(workload_id=workload_id, client_id=client_id, strict=strict, rejects_path=rejects)
+    options = IngestOptions(
+        workload_id=workload_id, client_id=client_id, strict=strict, rejects_path=rejects, max_line_bytes=max_line_bytes
+    )
     if es_url or es_index:
         if paths:
             raise UsageError("give either files or --es-url/--es-index, not both")

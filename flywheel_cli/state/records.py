@@ -193,7 +193,7 @@ class RecordsMixin:
         return out
 
     def workload_rows(self, client_id: str | None = None) -> list[dict[str, Any]]:
-        """Per (workload, client): counts, time span, tool-call counts per tool, duplicates seen at ingest."""
+        """Per (workload, client): counts, time span, tool-call counts per tool."""
         where, args = "", []
         if client_id is not None:
             where, args = "WHERE client_id = ?", [client_id]
@@ -208,10 +208,6 @@ class RecordsMixin:
             f" {'AND' if where else 'WHERE'} first_tool IS NOT NULL GROUP BY workload_id, client_id, first_tool",
             args,
         ).fetchall()
-        dups = {
-            (r[0], r[1]): r[2]
-            for r in self.db.conn.execute("SELECT workload_id, client_id, duplicates FROM workload_duplicates")
-        }
         tool_counts: dict[tuple[str, str], dict[str, int]] = {}
         for w, c, tool, n in tools:
             tool_counts.setdefault((w, c), {})[tool] = n
@@ -224,7 +220,15 @@ class RecordsMixin:
                 "last": r["last"],
                 "with_tool_calls": r["with_tools"],
                 "tools": tool_counts.get((r["workload_id"], r["client_id"]), {}),
-                "duplicates": dups.get((r["workload_id"], r["client_id"]), 0),
             }
             for r in rows
         ]
+
+    def duplicate_counts(self, client_id: str | None = None) -> dict[str, int]:
+        """Per workload: records seen at ingest whose content was already stored from another line."""
+        sql = "SELECT workload_id, SUM(duplicates) FROM workload_duplicates"
+        args: list[Any] = []
+        if client_id is not None:
+            sql += " WHERE client_id = ?"
+            args.append(client_id)
+        return {row[0]: int(row[1]) for row in self.db.conn.execute(sql + " GROUP BY workload_id", args)}
