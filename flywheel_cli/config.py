@@ -254,6 +254,14 @@ class Settings(BaseSettings):
         return data
 
 
+class _Merged(Settings):
+    """Settings built from already-merged values: the environment was applied once and is not read again."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):  # type: ignore[override]
+        return (init_settings,)
+
+
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
@@ -300,9 +308,12 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
             ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
-    data = _deep_merge(file_data, overrides or {})
     try:
-        return Settings(**data)
+        settings = Settings(**file_data)  # the file, then FLYWHEEL_* env over it
+        if overrides:
+            # Flags win over env: validate the merged values without re-reading the environment.
+            settings = _Merged(**_deep_merge(settings.model_dump(), overrides))
+        return settings
     except ValidationError as exc:
         raise ConfigError(
             _format_validation_error(exc, f"{source} + FLYWHEEL_* environment"),

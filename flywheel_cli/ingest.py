@@ -20,8 +20,19 @@ from flywheel_cli.logs.schema import Invalid, Overrides, normalise
 from flywheel_cli.state.records import RecordRow
 from flywheel_cli.state.store import Store
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000
 MAX_SHOWN_REJECTS = 20
+PARALLEL_CHUNK = 1000
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+
+
+def parallel_workers(total_bytes: int | None) -> int:
+    """Worker processes for an input of this size: one per core for large files, none for small ones or stdin."""
+    import os
+
+    if total_bytes is None or total_bytes < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,7 @@ class IngestOptions:
     rejects_path: Path | None = None
     batch_size: int = DEFAULT_BATCH
     max_line_bytes: int = 16 * 1024 * 1024
+    workers: int = 1  # parser processes; >1 pays off for inputs of tens of MB (see parallel_workers)
 
 
 @dataclass(frozen=True)
@@ -208,32 +220,80 @@ def _consume(
         _count_workloads(summary, batch, result.stored_ids)
         batch, batch_read, batch_rejected = [], 0, 0
 
-    for line in lines:
+    for raw, item in _rows(lines, overrides, options):
         summary.read += 1
         batch_read += 1
-        parsed = _parse(line, overrides, options.max_line_bytes)
-        if isinstance(parsed, Reject):
+        if isinstance(item, Reject):
             summary.rejected += 1
             batch_rejected += 1
             if len(summary.rejects) < MAX_SHOWN_REJECTS:
-                summary.rejects.append(parsed)
-            writer.write(parsed, line.raw)
+                summary.rejects.append(item)
+            writer.write(item, raw)
             continue
-        batch.append(
-            RecordRow(
-                id=parsed.id,
-                workload_id=parsed.workload_id,
-                client_id=parsed.client_id,
-                timestamp=parsed.timestamp,
-                first_tool=parsed.first_tool,
-                record=parsed.record,
-                source=line.source,
-                line=line.number,
-            )
-        )
+        batch.append(item)
         if len(batch) >= options.batch_size:
             flush()
     flush()
+
+
+def _to_row(line: Line, overrides: Overrides, max_bytes: int) -> RecordRow | Reject:
+    parsed = _parse(line, overrides, max_bytes)
+    if isinstance(parsed, Reject):
+        return parsed
+    return RecordRow(
+        id=parsed.id,
+        workload_id=parsed.workload_id,
+        client_id=parsed.client_id,
+        timestamp=parsed.timestamp,
+        first_tool=parsed.first_tool,
+        record=None,
+        body=line.raw if parsed.verbatim else orjson.dumps(parsed.record),
+        source=line.source,
+        line=line.number,
+    )
+
+
+def _parse_chunk(overrides: Overrides, max_bytes: int, chunk: list[Line]) -> list[tuple[bytes, RecordRow | Reject]]:
+    """Worker-process side of a parallel ingest: a reject carries its raw line back for the rejects file."""
+    out: list[tuple[bytes, RecordRow | Reject]] = []
+    for line in chunk:
+        item = _to_row(line, overrides, max_bytes)
+        out.append((line.raw if isinstance(item, Reject) else b"", item))
+    return out
+
+
+def _rows(lines: Iterable[Line], overrides: Overrides, options: IngestOptions) -> Iterator[tuple[bytes, RecordRow | Reject]]:
+    """Parsed lines in input order. Large inputs are parsed by worker processes while this one writes SQLite."""
+    if options.workers <= 1:
+        for line in lines:
+            item = _to_row(line, overrides, options.max_line_bytes)
+            yield (line.raw if isinstance(item, Reject) else b""), item
+        return
+    import multiprocessing
+    from collections import deque
+    from functools import partial
+
+    work = partial(_parse_chunk, overrides, options.max_line_bytes)
+    # forkserver: safe even when threads are running (progress bars, a run's workers).
+    pool = multiprocessing.get_context("forkserver").Pool(options.workers)
+    pending: deque = deque()
+    try:
+        chunk: list[Line] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= PARALLEL_CHUNK:
+                pending.append(pool.apply_async(work, (chunk,)))
+                chunk = []
+                # Bounded read-ahead: memory stays flat however large the file is.
+                while len(pending) > 2 * options.workers:
+                    yield from pending.popleft().get()
+        if chunk:
+            pending.append(pool.apply_async(work, (chunk,)))
+        while pending:
+            yield from pending.popleft().get()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def _count_workloads(summary: IngestSummary, batch: list[RecordRow], stored: frozenset[str]) -> None:

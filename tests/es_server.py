@@ -50,12 +50,13 @@ class EsError(Exception):
         self.headers = headers or {}
 
 
-@dataclass
+@dataclass(repr=False)
 class FakeElasticsearch:
     """In-memory indices of `{"_id", "_source"}` documents, plus optional credentials and faults.
 
     With `api_keys` or `users` set, every request must authenticate. `forbidden_indices` answer 403 to the
-    authenticated caller; `failed_shards` makes searches answer 200 with that many shard failures;
+    authenticated caller; `failed_shards` makes searches answer 200 with that many shard failures, and
+    `search_error` makes them fail outright;
     `product_header=False` impersonates a server that is not Elasticsearch.
     """
 
@@ -64,11 +65,16 @@ class FakeElasticsearch:
     users: dict[str, str] = field(default_factory=dict)
     forbidden_indices: set[str] = field(default_factory=set)
     failed_shards: int = 0
+    search_error: tuple[int, dict[str, Any]] | None = None  # (status, error) that every search answers
     product_header: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
     pits: dict[str, _Pit] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pit_counter: int = 0
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}: {len(docs)} docs" for name, docs in self.indices.items())
+        return f"FakeElasticsearch({sizes})"
 
     def add(self, index: str, docs: list[dict[str, Any]]) -> None:
         """Append documents (`{"_id": ..., "_source": {...}}`) to an index, creating it when missing."""
@@ -137,10 +143,8 @@ class FakeElasticsearch:
             return 200, self._search(body)
         if method == "DELETE" and segments == ["_pit"]:
             return self._close_pit(body)
-        raise EsError(
-            400,
-            {"type": "illegal_argument_exception", "reason": f"no handler found for uri [{path}] and method [{method}]"},
-        )
+        reason = f"no handler found for uri [{path}] and method [{method}]"
+        raise EsError(400, {"type": "illegal_argument_exception", "reason": reason})
 
     # --- endpoints --------------------------------------------------------------------------------------------
 
@@ -191,6 +195,8 @@ class FakeElasticsearch:
         if not isinstance(body, dict) or not isinstance(body.get("pit"), dict):
             raise EsError(400, {"type": "parsing_exception", "reason": "this double only serves searches with a pit"})
         pit = self._live_pit(body["pit"].get("id"))
+        if self.search_error is not None:
+            raise EsError(*self.search_error)
         sort = _parse_sort(body.get("sort", [{"_score": "desc"}]))
         size = body.get("size", 10)
         if not isinstance(size, int) or size < 0:
@@ -302,8 +308,11 @@ def _compile(query: Any) -> Any:
     if kind == "bool":
         unknown = set(spec) - {"filter", "must", "must_not", "should"}
         if unknown:
-            raise EsError(400, {"type": "x_content_parse_exception", "reason": f"[bool] unknown field {sorted(unknown)}"})
-        parts = {key: [_compile(q) for q in _as_list(spec.get(key, []))] for key in ("filter", "must", "must_not", "should")}
+            raise EsError(400, {"type": "x_content_parse_exception",
+                                "reason": f"[bool] unknown field {sorted(unknown)}"})
+        parts = {
+            key: [_compile(q) for q in _as_list(spec.get(key, []))] for key in ("filter", "must", "must_not", "should")
+        }
         required = parts["filter"] + parts["must"]
 
         def matches(source: dict[str, Any]) -> bool:

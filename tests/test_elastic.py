@@ -9,11 +9,12 @@ from itertools import islice
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
+from es_server import FakeElasticsearch, serve
 
 from flywheel_cli.config import ElasticsearchConfig
 from flywheel_cli.errors import ConfigError, ExitCode, RemoteError, UsageError
 from flywheel_cli.logs.elastic import es_settings_from_env, iter_es_records
-from tests.es_server import FakeElasticsearch, serve
 
 INDEX = "flywheel"
 T0 = 1_772_409_600  # 2026-03-02 00:00:00 UTC
@@ -115,7 +116,8 @@ def test_limit_shrinks_the_last_page_and_stops(es: tuple[FakeElasticsearch, str]
     fake, url = es
     records = list(iter_es_records(url, INDEX, workload_id="tool_router", limit=2_500))
 
-    assert [loc for loc, _ in records] == [f"es://{INDEX}/{d['_id']}" for _, d in _expected(workload_id="tool_router")[:2_500]]
+    expected = _expected(workload_id="tool_router")[:2_500]
+    assert [loc for loc, _ in records] == [f"es://{INDEX}/{d['_id']}" for _, d in expected]
     assert [r.body["size"] for r in fake.requests_to("POST", "/_search")] == [1000, 1000, 500]
     assert len(fake.requests_to("DELETE", "/_pit")) == 1
     assert fake.open_pit_count() == 0
@@ -129,15 +131,19 @@ def test_limit_zero_does_not_contact_the_cluster(es: tuple[FakeElasticsearch, st
 
 def test_since_is_inclusive_and_until_exclusive_in_epoch_seconds(es: tuple[FakeElasticsearch, str]) -> None:
     fake, url = es
-    since, until = T0 + 1_000, T0 + 3_000
+    seconds = sorted({d["_source"]["timestamp"] for d in DOCS if d["_source"]["workload_id"] == "summarizer"})
+    # Bounds on seconds that hold summarizer records, so both edges are exercised.
+    since = next(s for s in seconds if s >= T0 + 1_000)
+    until = next(s for s in seconds if s >= T0 + 3_000)
     expected = _expected(workload_id="summarizer", since=since, until=until)
 
     records = list(iter_es_records(url, INDEX, workload_id="summarizer", since=since, until=until, page_size=500))
 
     assert [loc for loc, _ in records] == [f"es://{INDEX}/{d['_id']}" for _, d in expected]
-    assert len(records) == 1_500
+    assert len(records) == len(expected) == 1_500
     stamps = {src["timestamp"] for _, src in records}
-    assert max(stamps) == until - 1 and min(stamps) == since
+    assert min(stamps) == since
+    assert until not in stamps and max(stamps) == max(s for s in seconds if s < until)
     assert fake.requests_to("POST", "/_search")[0].body["query"] == {
         "bool": {
             "filter": [
@@ -152,7 +158,7 @@ def test_client_filter_combines_with_workload(es: tuple[FakeElasticsearch, str])
     _, url = es
     expected = _expected(workload_id="tool_router", client_id="mobile-app")
     records = list(iter_es_records(url, INDEX, workload_id="tool_router", client_id="mobile-app", page_size=4000))
-    assert len(records) == len(expected) == 5_208
+    assert len(records) == len(expected) == 5_209
     assert [loc for loc, _ in records] == [f"es://{INDEX}/{d['_id']}" for _, d in expected]
     assert {(s["workload_id"], s["client_id"]) for _, s in records} == {("tool_router", "mobile-app")}
 
@@ -182,6 +188,14 @@ def test_closing_the_generator_early_closes_the_point_in_time(es: tuple[FakeElas
     [closed] = fake.requests_to("DELETE", "/_pit")
     assert closed.body == {"id": f"{stem}-{int(generation) + 1}"}  # the id the last search answered with
     assert fake.open_pit_count() == 0
+
+
+def test_the_double_passes_the_clients_product_check(es: tuple[FakeElasticsearch, str]) -> None:
+    _, url = es
+    with Elasticsearch(url) as client:
+        info = client.info()
+    assert info["version"]["number"].startswith("8.")
+    assert info.meta.headers["x-elastic-product"] == "Elasticsearch"
 
 
 def test_api_key_is_sent_on_every_request() -> None:
@@ -311,6 +325,23 @@ def test_failed_shards_are_an_error_not_a_silent_partial_read() -> None:
     assert fake.open_pit_count() == 0
 
 
+def test_a_failing_search_is_a_remote_error_and_the_point_in_time_is_closed() -> None:
+    error = {"type": "search_phase_execution_exception", "reason": "all shards failed"}
+    fake = _small(search_error=(500, error))
+    with serve(fake) as url:
+        with pytest.raises(RemoteError) as caught:
+            list(iter_es_records(url, INDEX))
+    err = caught.value
+    assert err.status_code == 500
+    assert err.message == (
+        f"Elasticsearch at {url} failed to search index '{INDEX}' (HTTP 500): "
+        "search_phase_execution_exception: all shards failed"
+    )
+    assert [(r.method, r.path) for r in fake.requests] == [("POST", f"/{INDEX}/_pit"), ("POST", "/_search"),
+                                                           ("DELETE", "/_pit")]
+    assert fake.open_pit_count() == 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -334,7 +365,14 @@ def test_bad_arguments_are_usage_errors_before_any_request(kwargs: dict[str, Any
 def test_url_without_scheme_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as caught:
         iter_es_records("localhost:9200", INDEX)
-    assert caught.value.message.startswith("invalid Elasticsearch URL 'localhost:9200'")
+    assert caught.value.message.startswith("invalid Elasticsearch URL 'localhost:9200': ")
+
+
+def test_invalid_url_error_hides_its_credentials() -> None:
+    with pytest.raises(UsageError) as caught:
+        iter_es_records(f"{USER}:{PASSWORD}@localhost:9200", INDEX)
+    assert caught.value.message.startswith("invalid Elasticsearch URL 'localhost:9200': ")
+    assert PASSWORD not in str(caught.value)
 
 
 ENV_NAMES = ("FW_TEST_ES_KEY", "FW_TEST_ES_USER", "FW_TEST_ES_PASS")

@@ -151,8 +151,8 @@ def _register_optional() -> None:
         ("flywheel_cli.cli.steps", "register", None),
         ("flywheel_cli.cli.run", "register", None),
         ("flywheel_cli.cli.runs", "app", "runs"),
+        ("flywheel_cli.cli.runs", "register_cleanup", None),
         ("flywheel_cli.cli.report", "register", None),
-        ("flywheel_cli.cli.cleanup", "register", None),
         ("flywheel_cli.cli.sandbox", "app", "sandbox"),
     ):
         try:

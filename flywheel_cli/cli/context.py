@@ -36,7 +36,11 @@ class AppContext:
         if self._out is None:
             from rich.console import Console
 
-            self._out = Console(file=sys.stdout, no_color=_no_color(), highlight=False, soft_wrap=False)
+            console = Console(file=sys.stdout, no_color=_no_color(), highlight=False, soft_wrap=False)
+            if not console.is_terminal and not os.environ.get("COLUMNS"):
+                # Tables piped to a file or a log are read later in full: do not squeeze them into 80 columns.
+                console = Console(file=sys.stdout, no_color=_no_color(), highlight=False, soft_wrap=False, width=160)
+            self._out = console
         return self._out
 
     @property

@@ -8,10 +8,11 @@ and the index but never a credential.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from elasticsearch import (
     ApiError,
@@ -38,6 +39,10 @@ MAX_PAGE_SIZE = 10_000  # index.max_result_window: the largest `size` a cluster 
 _SORT: list[dict[str, Any]] = [{"timestamp": {"order": "desc"}}, {"_shard_doc": {"order": "asc"}}]
 
 _T = TypeVar("_T")
+# A generator, so that a caller that stops early can close() it and release the point in time at once.
+Records = Generator[tuple[str, dict[str, Any]], None, None]
+# `https://user:password@host` is a valid cluster URL; messages show it without the user part.
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@]*@")
 
 
 def build_query(
@@ -80,7 +85,7 @@ def iter_es_records(
     verify_certs: bool = True,
     page_size: int = 1000,
     request_timeout: float = 30.0,
-) -> Iterator[tuple[str, dict[str, Any]]]:
+) -> Records:
     """Yield (location, _source) pairs, newest first. location = f"es://{index}/{_id}" for error messages.
 
     `location` names the concrete index that holds the document, which differs from `index` when `index` is an
@@ -100,6 +105,8 @@ def iter_es_records(
             "both an Elasticsearch API key and a username/password were given",
             hint="Use one of them: unset the API key variable or the username/password variables.",
         )
+    if limit == 0:
+        return _no_records()
     target = _Target(url=_strip_userinfo(url), index=index, secrets=_secrets(url, api_key, basic_auth))
     client = _client(target, url, api_key, basic_auth, verify_certs, request_timeout)
     query = build_query(workload_id=workload_id, client_id=client_id, since=since, until=until)
@@ -149,18 +156,7 @@ def _secrets(url: str, api_key: str | None, basic_auth: tuple[str, str] | None) 
 
 
 def _strip_userinfo(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return url.rsplit("@", 1)[-1]
-    if "@" not in parts.netloc:
-        return url
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return _USERINFO.sub(r"\g<scheme>", url)
 
 
 def _client(
@@ -191,33 +187,37 @@ def _client(
         ) from None
 
 
+def _no_records() -> Records:
+    yield from ()
+
+
 def _pages(
     client: Elasticsearch,
     target: _Target,
     query: dict[str, Any],
     limit: int | None,
     page_size: int,
-) -> Iterator[tuple[str, dict[str, Any]]]:
+) -> Records:
     try:
-        if limit == 0:
-            return
-        opened = _call(target, "open a point in time on", lambda: client.open_point_in_time(
-            index=target.index, keep_alive=PIT_KEEP_ALIVE
-        ))
+        opened = _call(target, "open a point in time on", client.open_point_in_time, index=target.index,
+                       keep_alive=PIT_KEEP_ALIVE)
         pit_id: str = opened["id"]
         try:
             remaining = limit
             search_after: list[Any] | None = None
             while remaining is None or remaining > 0:
                 size = page_size if remaining is None else min(page_size, remaining)
-                page = _call(target, "search", lambda: client.search(
+                page = _call(
+                    target,
+                    "search",
+                    client.search,
                     pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
                     query=query,
                     sort=_SORT,
                     size=size,
                     search_after=search_after,
                     track_total_hits=False,
-                ))
+                )
                 # The cluster may hand back a new id for the same point in time; only the newest is valid.
                 pit_id = page.get("pit_id", pit_id)
                 _check_shards(target, page)
@@ -274,9 +274,9 @@ def _close_pit(client: Elasticsearch, pit_id: str) -> None:
         pass
 
 
-def _call(target: _Target, action: str, request: Callable[[], _T]) -> _T:
+def _call(target: _Target, action: str, request: Callable[..., _T], **kwargs: Any) -> _T:
     try:
-        return request()
+        return request(**kwargs)
     except UnsupportedProductError:
         raise RemoteError(
             f"the server at {target.url} is not Elasticsearch (it did not send the X-Elastic-Product header)",

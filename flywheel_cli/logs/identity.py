@@ -47,6 +47,8 @@ def _canonical_tool_calls(tool_calls: Any, *, keep_ids: bool) -> Any:
 
 
 def _canonical_message(message: dict[str, Any], *, keep_call_ids: bool) -> dict[str, Any]:
+    if "tool_calls" not in message and None not in message.values():
+        return message  # already canonical (key order is normalised by the sorted dump): the common, fast case
     out = {k: v for k, v in message.items() if v is not None and k != "tool_calls"}
     if message.get("tool_calls"):
         out["tool_calls"] = _canonical_tool_calls(message["tool_calls"], keep_ids=keep_call_ids)

@@ -70,25 +70,45 @@ def iter_lines(path: str, on_bytes: Callable[[int], None] | None = None) -> Iter
         raw.close()
 
 
+BLOCK = 1 << 20
+
+
 def _lines(source: str, stream: BinaryIO, raw: BinaryIO | None, on_bytes: Callable[[int], None] | None) -> Iterator[Line]:
+    # Reading 1 MiB blocks and splitting them is several times faster than iterating a file line by line.
     number = 0
     last_pos = 0
+    rest = b""
     try:
-        for chunk in stream:
-            number += 1
+        while True:
+            block = stream.read(BLOCK)
             if on_bytes is not None and raw is not None:
                 pos = raw.tell()
                 if pos != last_pos:
                     on_bytes(pos - last_pos)
                     last_pos = pos
-            line = chunk.rstrip(b"\r\n")
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]  # a UTF-8 byte-order mark from Windows editors
-            if not line.strip():
-                continue
-            yield Line(source, number, line)
+            if not block:
+                break
+            parts = (rest + block).split(b"\n")
+            rest = parts.pop()
+            for chunk in parts:
+                number += 1
+                line = _clean(chunk, number)
+                if line:
+                    yield Line(source, number, line)
+        if rest:
+            number += 1
+            line = _clean(rest, number)
+            if line:
+                yield Line(source, number, line)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(
             f"{source}: cannot read past line {number}: {exc}",
             hint="The lines before it were ingested; repair or re-export the file and ingest it again (nothing is duplicated).",
         ) from None
+
+
+def _clean(chunk: bytes, number: int) -> bytes:
+    line = chunk[:-1] if chunk.endswith(b"\r") else chunk
+    if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]  # a UTF-8 byte-order mark from Windows editors
+    return line if line.strip() else b""

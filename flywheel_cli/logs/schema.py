@@ -36,6 +36,7 @@ class Normalised:
     timestamp: int
     first_tool: str | None
     record: dict[str, Any]
+    verbatim: bool = False  # the input already was this record: store its bytes as they came
 
 
 def _type_name(value: Any) -> str:
@@ -202,8 +203,10 @@ def _from_shorthand(data: dict[str, Any], overrides: Overrides) -> dict[str, Any
 def normalise(data: Any, overrides: Overrides = Overrides()) -> Normalised:
     if not isinstance(data, dict):
         raise Invalid(f"expected a JSON object, got {_type_name(data)}")
+    verbatim = True
     if "messages" in data and "request" not in data:
         data = _from_shorthand(data, overrides)
+        verbatim = False
     elif "request" not in data:
         raise Invalid("request is missing (expected the log schema or a {messages, tools} shorthand line)")
     elif "response" not in data:
@@ -217,13 +220,17 @@ def normalise(data: Any, overrides: Overrides = Overrides()) -> Normalised:
     _check_request(request)
     message = _check_response(data["response"])
     calls = message.get("tool_calls") or []
-    record = {
-        "timestamp": timestamp,
-        "workload_id": workload_id,
-        "client_id": client_id,
-        "request": request,
-        "response": data["response"],
-    }
+    verbatim = (
+        verbatim
+        and data.get("timestamp") == timestamp
+        and type(data.get("timestamp")) is int
+        and data.get("workload_id") == workload_id
+        and data.get("client_id") == client_id
+    )
+    if verbatim:
+        record = data  # extra top-level fields are kept as they came
+    else:
+        record = {**data, "timestamp": timestamp, "workload_id": workload_id, "client_id": client_id}
     return Normalised(
         id=record_id(workload_id, request, message),
         workload_id=workload_id,
@@ -231,4 +238,5 @@ def normalise(data: Any, overrides: Overrides = Overrides()) -> Normalised:
         timestamp=timestamp,
         first_tool=calls[0]["function"]["name"] if calls else None,
         record=record,
+        verbatim=verbatim,
     )

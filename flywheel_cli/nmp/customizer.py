@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flywheel_cli.config import CustomizationConfig, TrainingConfig
 from flywheel_cli.nmp.http import ServiceClient, create_once
 from flywheel_cli.nmp.statuses import as_dict, customization_status
 from flywheel_cli.platforms.base import JobStatus
@@ -78,6 +79,59 @@ class CustomizationJobInfo:
         )
 
 
+def config_name(model_name: str) -> str:
+    """The name of the config flywheel creates when the platform has none for a model."""
+    return f"{model_name.split('/', 1)[-1]}@v1.0.0+flywheel"
+
+
+def config_body(
+    *, name: str, namespace: str, target: str, options: CustomizationConfig, training: TrainingConfig
+) -> dict[str, Any]:
+    """A customization config for `target` offering exactly the training option flywheel uses (blueprint §4.3)."""
+    return {
+        "name": name,
+        "namespace": namespace,
+        "target": target,
+        "training_options": [
+            {
+                "training_type": training.training_type,
+                "finetuning_type": training.finetuning_type,
+                "num_gpus": options.gpus,
+                "num_nodes": options.num_nodes,
+                "tensor_parallel_size": options.tensor_parallel_size,
+                "data_parallel_size": options.data_parallel_size,
+                "use_sequence_parallel": options.use_sequence_parallel,
+                "micro_batch_size": options.micro_batch_size,
+            }
+        ],
+        "training_precision": options.training_precision,
+        "max_seq_length": options.max_seq_length,
+    }
+
+
+def job_body(
+    *, name: str, namespace: str, config: str, dataset: str, output_model_name: str, training: TrainingConfig
+) -> dict[str, Any]:
+    """A customization job body (blueprint §4.3): `config` is "ns/name@version", `dataset` a name in `namespace`."""
+    lora: dict[str, Any] = {"adapter_dim": training.adapter_dim, "adapter_dropout": training.adapter_dropout}
+    if training.alpha is not None:
+        lora["alpha"] = training.alpha
+    return {
+        "name": name,
+        "output_model": f"{namespace}/{output_model_name}",
+        "config": config,
+        "dataset": {"name": dataset, "namespace": namespace},
+        "hyperparameters": {
+            "training_type": training.training_type,
+            "finetuning_type": training.finetuning_type,
+            "epochs": training.epochs,
+            "batch_size": training.batch_size,
+            "learning_rate": training.learning_rate,
+            "lora": lora,
+        },
+    }
+
+
 class CustomizerClient:
     def __init__(self, http: ServiceClient) -> None:
         self.http = http
@@ -86,7 +140,8 @@ class CustomizerClient:
 
     def list_configs(self, *, target_base_model: str | None = None) -> list[CustomizationConfigInfo]:
         params = {"filter[target_base_model]": target_base_model} if target_base_model else None
-        return [CustomizationConfigInfo.parse(c) for c in self.http.paginate("/v1/customization/configs", params=params)]
+        configs = self.http.paginate("/v1/customization/configs", params=params)
+        return [CustomizationConfigInfo.parse(c) for c in configs]
 
     def create_config(self, body: dict[str, Any]) -> None:
         """Create a config; one that already exists (409) is fine."""

@@ -8,9 +8,11 @@ backoff and full jitter on connection failures, timeouts, 408/429 and 5xx.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -33,6 +35,40 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_PAGES = 10_000  # a server that ignores `page` must not loop us forever
 
 
+class Redactor:
+    """Secret values (bearer tokens, a judge API key) to blank out of anything a server says back to us.
+
+    A server may echo a request body in an error or a status message; what it echoes must not reach an error
+    message, a log line or a stored status.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: set[str] = set()
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        self._secrets.update(s for s in secrets if s)
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __repr__(self) -> str:
+        return f"Redactor(<{len(self._secrets)} secret(s)>)"
+
+    def __call__(self, value: Any) -> Any:
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            for secret in self._secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        return value
+
+
 class ServiceClient:
     """An httpx client for one NMP host.
 
@@ -53,6 +89,7 @@ class ServiceClient:
         rng: random.Random | None = None,
         base_delay: float = 0.5,
         max_delay: float = 8.0,
+        redact: Redactor | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -63,15 +100,18 @@ class ServiceClient:
         self._rng = rng or random.Random()
         self._base_delay = base_delay
         self._max_delay = max_delay
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": USER_AGENT}
         token = os.environ.get(token_env) if token_env else None
+        self.redact = redact if redact is not None else Redactor()
         if token:
             headers["Authorization"] = f"Bearer {token}"
+            self.redact.add(token)
         # Connecting should be quick even when a request may legitimately take long (a judge, a big listing).
         self._http = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=True,
+            verify=_tls_context(),
         )
 
     def __repr__(self) -> str:
@@ -102,13 +142,14 @@ class ServiceClient:
         """Send one request; return the response if it is 2xx or in `accept`, else raise an NmpError.
 
         `idempotent` defaults to True for everything but POST. `secrets` are values (an API key in the body) that
-        must not appear in an error message even if the server echoes them back.
+        must not appear in an error message or a parsed answer even if the server echoes them back; they are
+        remembered for the client's lifetime.
         """
         if idempotent is None:
             idempotent = method.upper() != "POST"
         accepted = set(accept)
         url = self.url(path)
-        secret_values = [s for s in secrets if s]
+        self.redact.add(*secrets)
         attempt = 0
         while True:
             attempt += 1
@@ -129,7 +170,7 @@ class ServiceClient:
             if retryable and not last_try:
                 self._backoff(attempt, method, url, f"HTTP {response.status_code}")
                 continue
-            raise self._http_error(method, url, response, secret_values)
+            raise self._http_error(method, url, response)
 
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
         return _json(self, "GET", self.request("GET", path, params=params))
@@ -176,6 +217,14 @@ class ServiceClient:
                 return
             page += 1
 
+    def probe(self, path: str) -> Any:
+        """One GET, no retries; the JSON answer of a 2xx, or None on anything else (a probe never fails a command)."""
+        try:
+            response = self._http.get(self.url(path))
+            return orjson.loads(response.content) if response.is_success and response.content else None
+        except Exception:  # whatever goes wrong, the answer is "no"
+            return None
+
     # --- internals ------------------------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int, method: str, url: str, reason: str) -> None:
@@ -192,9 +241,9 @@ class ServiceClient:
             url=url,
         )
 
-    def _http_error(self, method: str, url: str, response: httpx.Response, secrets: list[str]) -> NmpError:
+    def _http_error(self, method: str, url: str, response: httpx.Response) -> NmpError:
         status = response.status_code
-        detail = _scrub(_error_detail(response), secrets)
+        detail = self.redact(_error_detail(response))
         text = _detail_text(detail) or response.reason_phrase or "no detail"
         message = f"{self.service}: {method} {url} answered HTTP {status}: {text}"
         cls: type[NmpError] = NmpError
@@ -212,6 +261,12 @@ class ServiceClient:
         elif status >= 500:
             hint = f"{self.service} failed on its side; its logs have the cause. Retrying later may help."
         return cls(message, hint=hint, status_code=status, detail=detail, url=url)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; the platform opens one client per service.
+    return httpx.create_ssl_context()
 
 
 def create_once(post: Callable[[], T], find: Callable[[], T | None]) -> T:
@@ -236,7 +291,7 @@ def _json(client: ServiceClient, method: str, response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return orjson.loads(response.content)
+        return client.redact(orjson.loads(response.content))
     except orjson.JSONDecodeError:
         raise NmpError(
             f"{client.service}: {method} {response.request.url} answered HTTP {response.status_code} "
@@ -285,17 +340,3 @@ def _detail_text(detail: Any) -> str:
     if isinstance(detail, str):
         return detail
     return orjson.dumps(detail).decode()[:500]
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    return value

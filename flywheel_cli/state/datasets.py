@@ -48,7 +48,7 @@ MIGRATIONS: list[Migration] = [
             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
             split TEXT NOT NULL,            -- eval | train | val
             position INTEGER NOT NULL,      -- line index in the split's file, from 0
-            record_id TEXT NOT NULL REFERENCES records(id),
+            record_id TEXT NOT NULL,
             PRIMARY KEY (dataset_id, split, position)
         );
         CREATE INDEX dataset_records_by_record ON dataset_records (record_id);
@@ -56,14 +56,14 @@ MIGRATIONS: list[Migration] = [
             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
             eval_position INTEGER NOT NULL, -- line index in the ICL file (= in the eval file)
             rank INTEGER NOT NULL,          -- 1 for '### Example 1'
-            record_id TEXT NOT NULL REFERENCES records(id),
+            record_id TEXT NOT NULL,
             PRIMARY KEY (dataset_id, eval_position, rank)
         );
         CREATE TABLE dataset_uploads (
             id INTEGER PRIMARY KEY,
             dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
             platform TEXT NOT NULL,         -- Platform.kind, e.g. 'nmp'
-            endpoint TEXT NOT NULL,         -- where it went, so the same content sent elsewhere is not mistaken for done
+            endpoint TEXT NOT NULL,         -- where it went: the same content sent elsewhere is not "done"
             kind TEXT NOT NULL,             -- eval | icl | train
             name TEXT NOT NULL,             -- remote dataset name
             uri TEXT NOT NULL,              -- what jobs point at
@@ -164,7 +164,8 @@ class DatasetsMixin:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO datasets (id, workload_id, client_id, created_at, workload_type, seed, config_hash,"
-                " eval_records, train_records, val_records, path, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " eval_records, train_records, val_records, path, manifest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id,
                     row.workload_id,
@@ -256,7 +257,8 @@ class DatasetsMixin:
         row = self.db.conn.execute("SELECT eval_records FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
         out: list[list[str]] = [[] for _ in range(row[0] if row else 0)]
         for pos, rid in self.db.conn.execute(
-            "SELECT eval_position, record_id FROM dataset_icl_examples WHERE dataset_id = ? ORDER BY eval_position, rank",
+            "SELECT eval_position, record_id FROM dataset_icl_examples WHERE dataset_id = ?"
+            " ORDER BY eval_position, rank",
             (dataset_id,),
         ):
             out[pos].append(rid)
@@ -294,7 +296,8 @@ class DatasetsMixin:
         )
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO dataset_uploads (dataset_id, platform, endpoint, kind, name, uri, files_sha256, uploaded_at)"
+                "INSERT INTO dataset_uploads"
+                " (dataset_id, platform, endpoint, kind, name, uri, files_sha256, uploaded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (dataset_id, platform, endpoint, kind, name, uri, files_sha256, upload.uploaded_at),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,12 +25,16 @@ class Database:
             raise StateError(f"cannot open state file {path}: {exc}", hint="Check the path given by --state / FLYWHEEL_STATE.") from None
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
+        # One connection is shared by the run's worker threads; a transaction belongs to one thread at a time.
+        self._lock = threading.RLock()
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=30000")
+            # 32 MB of page cache keeps the indexes of a few million records hot during bulk ingest.
+            self.conn.execute("PRAGMA cache_size=-32768")
             self._migrate(migrations)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
@@ -44,6 +49,12 @@ class Database:
     @contextmanager
     def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
         """One atomic unit. Nested calls become savepoints, so helpers can be composed."""
+        with self._lock:
+            with self._transaction(immediate) as conn:
+                yield conn
+
+    @contextmanager
+    def _transaction(self, immediate: bool) -> Iterator[sqlite3.Connection]:
         if self._depth:
             name = f"sp{self._depth}"
             self.conn.execute(f"SAVEPOINT {name}")

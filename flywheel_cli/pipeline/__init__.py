@@ -1,0 +1,1 @@
+"""`flywheel run`: the per-workload, per-NIM state machine; resume; cancel; cleanup."""
