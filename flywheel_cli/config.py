@@ -150,7 +150,12 @@ class ReportConfig(_Section):
 
 
 class PlatformConfig(_Section):
-    kind: Literal["nmp"] = "nmp"
+    # "nmp": NeMo Microservices 25.x (/v1 APIs; URLs in [nmp]). "helix": NeMo Platform 26.x / NeMo Helix
+    # (one base URL, workspaces, /apis/<service>/v2/...).
+    kind: Literal["nmp", "helix"] = "nmp"
+    base_url: str = "http://localhost:8080"  # helix: the platform's single base URL
+    workspace: str = "flywheel"  # helix: the workspace every resource lives in
+    token_env: str = "NEMO_PLATFORM_TOKEN"  # helix: env var with a bearer token, when auth is enabled
 
 
 class SandboxConfig(_Section):
@@ -241,6 +246,7 @@ class Settings(BaseSettings):
         """The effective configuration for display. Secrets are never stored here; say which env vars are set."""
         data = self.model_dump(mode="json")
         secret_envs = {
+            "platform": ["token_env"],
             "nmp": ["nemo_token_env", "datastore_token_env", "nim_token_env"],
             "judge": ["api_key_env"],
             "icl": ["embedding_api_key_env"],

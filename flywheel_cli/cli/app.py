@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older typer on real click
     from click import ClickException  # type: ignore[no-redef]
 
 _GLOBAL_FLAGS = {"--json", "-q", "--quiet", "-v", "--verbose", "--traceback"}
-_GLOBAL_VALUED = {"--state", "--config"}
+_GLOBAL_VALUED = {"--state", "--config", "--platform"}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -126,12 +126,19 @@ def _global(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data; no progress or messages.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")] = False,
     traceback: Annotated[bool, typer.Option("--traceback", help="Show Python tracebacks for errors.")] = False,
+    platform: Annotated[
+        Optional[str],
+        typer.Option("--platform", help="nmp (NeMo Microservices 25.x) or helix (NeMo Platform 26.x). Default: [platform] kind."),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    if platform is not None and platform not in ("nmp", "helix"):
+        raise typer.BadParameter("must be nmp or helix", param_hint="--platform")
     ctx.obj = AppContext(
-        state_path=state, config_path=config, json=json_out, quiet=quiet, verbose=verbose, traceback=traceback
+        state_path=state, config_path=config, json=json_out, quiet=quiet, verbose=verbose, traceback=traceback,
+        platform=platform,
     )
     ctx.call_on_close(ctx.obj.close)
 

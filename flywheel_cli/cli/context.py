@@ -25,6 +25,7 @@ class AppContext:
     quiet: bool = False
     verbose: bool = False
     traceback: bool = False
+    platform: str | None = None  # --platform: overrides [platform] kind
     _settings: Settings | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
     _out: Console | None = field(default=None, repr=False)
@@ -57,12 +58,13 @@ class AppContext:
         return self.err.is_terminal and not self.json and not self.quiet and not _no_color()
 
     def settings(self, overrides: dict[str, Any] | None = None) -> Settings:
-        from flywheel_cli.config import load_settings
+        from flywheel_cli.config import _deep_merge, load_settings
 
+        flags: dict[str, Any] = {"platform": {"kind": self.platform}} if self.platform else {}
         if overrides:
-            return load_settings(self.config_path, overrides)
+            return load_settings(self.config_path, _deep_merge(flags, overrides))
         if self._settings is None:
-            self._settings = load_settings(self.config_path)
+            self._settings = load_settings(self.config_path, flags or None)
         return self._settings
 
     def store(self) -> Store:

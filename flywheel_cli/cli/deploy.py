@@ -44,7 +44,7 @@ def up(
         app_ctx.emit_json("deployment", {"deployment": job_json(job), "simulated": job.simulated})
     else:
         state = "served" if job.status == "ready" else job.status
-        app_ctx.success(f"{model}: {state} (deployment {settings.nmp.namespace}/{job.name})")
+        app_ctx.success(f"{model}: {state} (deployment {job.name})")
 
 
 @app.command("down")

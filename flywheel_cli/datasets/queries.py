@@ -16,6 +16,8 @@ import orjson
 
 _PUNCT = re.compile(r"[^\w\s]|_")
 _SPACE = re.compile(r"\s+")
+# The same removal for ASCII text, as a translate table: several times faster than the regex on the common case.
+_ASCII_PUNCT = {i: None for i in range(128) if chr(i) == "_" or not (chr(i).isalnum() or chr(i).isspace())}
 
 
 def content_text(content: Any) -> str:
@@ -36,7 +38,10 @@ def content_text(content: Any) -> str:
 
 
 def normalise_text(text: str) -> str:
-    return _SPACE.sub(" ", _PUNCT.sub("", text.lower())).strip()
+    text = text.lower()
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_PUNCT).split())
+    return _SPACE.sub(" ", _PUNCT.sub("", text)).strip()
 
 
 def user_contents(messages: list[Any]) -> list[Any] | None:

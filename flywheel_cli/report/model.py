@@ -36,7 +36,7 @@ class Score:
     raw: float  # on the metric's own scale (similarity: 1–10)
     count: int | None
     failed: int
-    ci_low: float | None  # 95 % bootstrap interval of the mean; None when no samples were stored
+    ci_low: float | None  # 95 % bootstrap interval of the mean, failed samples as 0 (stats.py); None: no samples
     ci_high: float | None
 
 

@@ -146,20 +146,19 @@ def status_details(state: State, job: CustomizationJob, at: float | None = None)
     def stamp(step: int) -> str:
         return iso(state.clock.real_at(job.created, job.train_start + step * step_s))
 
-    train_series = [{"step": s, "value": _train_loss(state, job, s), "timestamp": stamp(s)} for s in train_points]
-    val_series = [
+    train_series: list[dict[str, Any]] = [
+        {"step": s, "value": _train_loss(state, job, s), "timestamp": stamp(s)} for s in train_points
+    ]
+    val_series: list[dict[str, Any]] = [
         {"step": s, "value": round(_train_loss(state, job, s) * 1.08 + 0.02, 4), "timestamp": stamp(s), "epoch": e}
         for e, s in val_points
     ]
     best = min(val_series, key=lambda v: v["value"]) if val_series else None
+    last_change = max(phase.start, job.train_start + steps * step_s) if steps else phase.start
     return {
         "status": phase.status,
         "created_at": iso(job.created),
-        "updated_at": iso(
-            state.clock.real_at(
-                job.created, max(phase.start, job.train_start + steps * step_s) if steps else phase.start
-            )
-        ),
+        "updated_at": iso(state.clock.real_at(job.created, last_change)),
         "elapsed_time": round(end, 1),
         "percentage_done": round(100.0 * steps / job.total_steps, 2),
         "epochs_completed": epochs_done,

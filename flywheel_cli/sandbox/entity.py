@@ -116,8 +116,8 @@ def create_entity(kind: Kind) -> Handler:
         c = Checker()
         check_common(c, body)
         c.string(body, "name", ("body", "name"), required=True)
-        for key in kind.required:
-            c.string(body, key, ("body", key), required=True)
+        for field in kind.required:
+            c.string(body, field, ("body", field), required=True)
         if kind is DATASET:
             c.integer(body, "limit", ("body", "limit"), minimum=0)
         c.done()

@@ -19,6 +19,7 @@ from flywheel_cli.sandbox import datastore, scoring
 from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, not_found, paginate
 from flywheel_cli.sandbox.clock import iso
 from flywheel_cli.sandbox.eval_runner import EvalRunner, endpoint
+from flywheel_cli.sandbox.messages import as_dict
 from flywheel_cli.sandbox.scoring import EvalFailure
 from flywheel_cli.sandbox.store import State, new_id, split_ref
 from flywheel_cli.sandbox.validation import Checker, check_common
@@ -39,8 +40,8 @@ class TaskPlan:
     name: str
     template: dict[str, Any]
     params: dict[str, Any]
-    metrics: dict[str, dict[str, Any]]
-    items: list[Any]
+    metrics: dict[str, dict[str, Any]] = field(repr=False)  # may hold a judge's api_key
+    items: list[Any] = field(repr=False)
 
     @property
     def sample_cost(self) -> float:
@@ -53,8 +54,8 @@ class EvaluationJob:
     id: str
     doc: dict[str, Any]  # as answered: api keys masked
     created: float
-    target_model: Any
-    tasks: list[TaskPlan]
+    target_model: Any = field(repr=False)  # may hold an api_key
+    tasks: list[TaskPlan] = field(repr=False)
     error: str | None = None
     done: bool = False
     processed: int = 0
@@ -247,7 +248,7 @@ def plan_tasks(state: State, config: dict[str, Any], target: dict[str, Any]) -> 
     tasks = config.get("tasks") or {}
     if not tasks:
         raise EvalFailure("the evaluation config has no tasks")
-    params = config.get("params") if isinstance(config.get("params"), dict) else {}
+    params = as_dict(config.get("params"))
     plans = []
     for name, task in tasks.items():
         if task["type"] != "chat-completion":
@@ -268,7 +269,7 @@ def plan_tasks(state: State, config: dict[str, Any], target: dict[str, Any]) -> 
         limit = (dataset.get("limit") if isinstance(dataset, dict) else None) or params.get("limit_samples")
         if isinstance(limit, int) and limit > 0:
             rows = rows[:limit]
-        template = (task.get("params") or {}).get("template")
+        template = as_dict(task.get("params")).get("template")
         if not isinstance(template, dict):
             raise EvalFailure(f"task {name!r} needs params.template with messages")
         plans.append(TaskPlan(name, template, params, metrics, rows))

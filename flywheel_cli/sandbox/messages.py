@@ -10,6 +10,11 @@ from typing import Any
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: for reading optional nested fields."""
+    return value if isinstance(value, dict) else {}
+
+
 def content_text(content: Any) -> str:
     """Message content as plain text: a string, or the text parts of a content-part list."""
     if isinstance(content, str):
@@ -72,7 +77,7 @@ def parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
     for item in raw:
         if not isinstance(item, dict):
             return None
-        fn = item.get("function") if isinstance(item.get("function"), dict) else item
+        fn = as_dict(item.get("function")) or item
         name = fn.get("name")
         if not isinstance(name, str):
             return None
@@ -92,4 +97,4 @@ def same_value(a: Any, b: Any) -> bool:
     """Equal as parsed JSON; numbers compare by value (1 == 1.0)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    return a == b
+    return bool(a == b)

@@ -21,6 +21,8 @@ from flywheel_cli.sandbox.store import State
 from flywheel_cli.sandbox.validation import Checker
 
 ROLES = ("system", "user", "assistant", "tool", "developer", "function")
+# Every completion says where it came from, so no simulated answer passes for a real model's.
+SIMULATED_FINGERPRINT = "flywheel-sandbox-simulated"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def chat_profile(state: State, model: str) -> ModelProfile:
 
 
 def list_models(state: State, req: Request) -> Response:
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "id": s.id,
             "object": "model",
@@ -138,6 +140,7 @@ def chat_completions(state: State, req: Request) -> Response:
             "object": "chat.completion",
             "created": created,
             "model": body["model"],
+            "system_fingerprint": SIMULATED_FINGERPRINT,
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -155,6 +158,7 @@ def _stream(completion_id: str, created: int, model: str, message: dict[str, Any
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
+            "system_fingerprint": SIMULATED_FINGERPRINT,
             "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
         }
         return b"data: " + orjson.dumps(data) + b"\n\n"

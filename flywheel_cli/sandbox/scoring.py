@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from flywheel_cli.sandbox.messages import parse_tool_calls, same_value
+from flywheel_cli.sandbox.messages import as_dict, parse_tool_calls, same_value
 
 DEFAULT_GROUND_TRUTH = "{{ item.tool_calls | tojson }}"
 _PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed", "n", "nvext")
@@ -161,9 +161,10 @@ def judge_request(metric_params: dict[str, Any], item: Any, sample: dict[str, An
 def parse_scores(scores: dict[str, Any], answer: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name, spec in scores.items():
-        spec = spec if isinstance(spec, dict) else {}
-        parser = spec.get("parser") if isinstance(spec.get("parser"), dict) else {}
-        pattern = parser.get("pattern") if isinstance(parser.get("pattern"), str) else r"(-?\d+(?:\.\d+)?)"
+        spec = as_dict(spec)
+        pattern = as_dict(spec.get("parser")).get("pattern")
+        if not isinstance(pattern, str):
+            pattern = r"(-?\d+(?:\.\d+)?)"
         found = re.search(pattern, answer)
         if found is None:
             out[name] = None

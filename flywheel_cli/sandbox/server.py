@@ -112,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -207,6 +207,7 @@ class Sandbox:
                 ) from None
             self.port = self._server.server_address[1]
             self.state.base_url = self.url
+            self.state.stopping.clear()
         return self._server
 
     @property
@@ -366,7 +367,8 @@ class Sandbox:
                 return
             if fault is not None and fault.mode == "slow":
                 self.state.stopping.wait(fault.delay)
-            request = Request(method, path, parse_qs(parts.query, keep_blank_values=True), handler.headers, body)
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            request = Request(method, path, parse_qs(parts.query, keep_blank_values=True), headers, body)
             response = self._dispatch(request, control)
             if response.created:
                 entry["created"] = {"kind": response.created[0], "id": response.created[1]}

@@ -22,6 +22,7 @@ import orjson
 from flywheel_cli.sandbox import judge
 from flywheel_cli.sandbox.messages import (
     ToolCall,
+    as_dict,
     content_text,
     last_user_text,
     parse_tool_calls,
@@ -249,13 +250,15 @@ def _shorten(text: str, profile: ModelProfile, key: str, seed: int) -> str:
 
 def plausible_arguments(tool: dict[str, Any], user: str, *salt: Any) -> dict[str, Any]:
     """Arguments that fit the tool's JSON schema, filled from words of the user message."""
-    params = tool.get("function", {}).get("parameters") or {}
-    props = params.get("properties") if isinstance(params.get("properties"), dict) else {}
-    required = params.get("required") if isinstance(params.get("required"), list) else list(props)
+    params = as_dict(as_dict(tool.get("function")).get("parameters"))
+    props = as_dict(params.get("properties"))
+    required = params.get("required")
+    if not isinstance(required, list):
+        required = list(props)
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9'-]+", user) if len(w) > 3] or ["request"]
     args: dict[str, Any] = {}
     for name in required:
-        spec = props.get(name) if isinstance(props.get(name), dict) else {}
+        spec = as_dict(props.get(name))
         kind = spec.get("type")
         if isinstance(kind, list):
             kind = next((k for k in kind if k != "null"), "string")

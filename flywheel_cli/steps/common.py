@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flywheel_cli.config import Settings
-from flywheel_cli.platforms import endpoint_of
+from flywheel_cli.platforms import endpoint_of, scope_of
 from flywheel_cli.platforms.base import Platform
 from flywheel_cli.state.runs import JobRow
 from flywheel_cli.state.store import Store
@@ -33,7 +33,7 @@ class StepContext:
     @property
     def scope(self) -> str:
         """Part of every job key: the cluster and, for a run, the run. A new run never attaches to an old run's jobs."""
-        return f"{self.platform.kind}|{self.endpoint}|{self.settings.nmp.namespace}|{self.run_id or 'cli'}"
+        return f"{self.platform.kind}|{self.endpoint}|{scope_of(self.settings)}|{self.run_id or 'cli'}"
 
     def notify(self, job: JobRow) -> None:
         if self.on_update is not None:

@@ -20,7 +20,9 @@ GONE = {"deleted", "failed", "cancelled"}
 
 
 def deployment_key(ctx: StepContext, nim: NimConfig) -> str:
-    return f"deployment|{ctx.platform.kind}|{ctx.endpoint}|{ctx.settings.nmp.namespace}|{nim.model_name}"
+    from flywheel_cli.platforms import scope_of
+
+    return f"deployment|{ctx.platform.kind}|{ctx.endpoint}|{scope_of(ctx.settings)}|{nim.model_name}"
 
 
 def _status_fields(status: DeploymentStatus) -> dict[str, Any]:

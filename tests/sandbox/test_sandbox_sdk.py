@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from nemo_microservices import NeMoMicroservices, NotFoundError, UnprocessableEntityError
@@ -52,26 +54,27 @@ def test_sdk_creates_a_deployment_a_customization_and_an_evaluation(sandbox: San
             "lora": {"adapter_dim": 16},
         },
         output_model="fw/sdk-1b@v1",
+    ).model_dump()
+    assert (job["status"], job["output_model"], job["hyperparameters"]["lora"]["adapter_dim"]) == (
+        "created",
+        "fw/sdk-1b@v1",
+        16,
     )
-    assert (job.status, job.output_model, job.hyperparameters.lora.adapter_dim) == ("created", "fw/sdk-1b@v1", 16)
-    final = wait_for(lambda: sdk.customization.jobs.status(job.id).model_dump(), lambda d: d["status"] == "completed")[
-        -1
-    ]
+    seen = wait_for(lambda: sdk.customization.jobs.status(job["id"]).model_dump(), lambda d: d["status"] == "completed")
     # 60 rows, 10% held out → 54 train rows, batch 8 → 7 steps.
-    assert (final["steps_completed"], final["epochs_completed"], final["percentage_done"]) == (7, 1, 100.0)
+    assert (seen[-1]["steps_completed"], seen[-1]["epochs_completed"], seen[-1]["percentage_done"]) == (7, 1, 100.0)
     assert sdk.models.retrieve("sdk-1b@v1", namespace="fw").base_model == BASE_1B
 
-    evaluation = sdk.evaluation.jobs.create(
-        config=tool_eval_config("hf://datasets/fw/eval/eval_data.jsonl", PRODUCTION_MODEL),
-        target={"type": "model", "model": PRODUCTION_MODEL},
-    )
-    assert evaluation.status == "created"
-    wait_for(lambda: sdk.evaluation.jobs.retrieve(evaluation.id).model_dump(), lambda d: d["status"] == "completed")
-    status = sdk.evaluation.jobs.status(evaluation.id)
+    config: Any = tool_eval_config("hf://datasets/fw/eval/eval_data.jsonl", PRODUCTION_MODEL)
+    evaluation = sdk.evaluation.jobs.create(config=config, target={"type": "model", "model": PRODUCTION_MODEL})
+    assert (evaluation.status, evaluation.config.type) == ("created", "custom")
+    eval_id = str(evaluation.id)
+    wait_for(lambda: sdk.evaluation.jobs.retrieve(eval_id).model_dump(), lambda d: d["status"] == "completed")
+    status = sdk.evaluation.jobs.status(eval_id)
     assert (status.progress, status.samples_processed) == (100.0, 20)
-    results = sdk.evaluation.jobs.results(evaluation.id)
-    scores = results.tasks["custom-tool-calling"].metrics["tool-calling-accuracy"].scores
-    assert scores["function_name_accuracy"].value == 1.0
+    results = sdk.evaluation.jobs.results(eval_id).model_dump()
+    scores = results["tasks"]["custom-tool-calling"]["metrics"]["tool-calling-accuracy"]["scores"]
+    assert scores["function_name_accuracy"]["value"] == 1.0
 
     chat = sdk.chat.completions.create(model=BASE_1B, messages=[{"role": "user", "content": "hello there"}])
     assert chat.choices[0].message.content
@@ -79,7 +82,6 @@ def test_sdk_creates_a_deployment_a_customization_and_an_evaluation(sandbox: San
     with pytest.raises(NotFoundError) as missing:
         sdk.customization.jobs.retrieve("cust-missing")
     assert missing.value.status_code == 404
+    bad: Any = {"finetuning_type": "qlora"}
     with pytest.raises(UnprocessableEntityError):
-        sdk.customization.jobs.create(
-            config="meta/x@v1", dataset="fw/train", hyperparameters={"finetuning_type": "qlora"}
-        )  # type: ignore[typeddict-item]
+        sdk.customization.jobs.create(config="meta/x@v1", dataset="fw/train", hyperparameters=bad)

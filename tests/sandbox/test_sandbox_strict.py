@@ -195,3 +195,52 @@ def test_chat_completions_are_strict(client: httpx.Client) -> None:
     )
     assert remote.status_code == 200
     assert remote.json()["choices"][0]["message"]["content"]
+
+
+def test_streamed_chat_is_one_sse_chunk_then_done(client: httpx.Client) -> None:
+    body = {"model": "meta/llama-3.3-70b-instruct", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    response = client.post("/nim/v1/chat/completions", json=body)
+    assert response.headers["content-type"] == "text/event-stream"
+    events = [line.removeprefix("data: ") for line in response.text.split("\n\n") if line]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert [c["choices"][0]["finish_reason"] for c in chunks] == [None, "stop"]
+    assert chunks[0]["choices"][0]["delta"]["content"]
+    assert chunks[0]["system_fingerprint"] == "flywheel-sandbox-simulated"
+
+
+def test_clients_can_add_customization_configs(client: httpx.Client) -> None:
+    config = {
+        "name": "llama-3.2-1b-instruct@v1.0.0+dfw",
+        "namespace": "fw",
+        "target": "meta/llama-3.2-1b-instruct@2.0",
+        "training_options": [
+            {"training_type": "sft", "finetuning_type": "lora", "num_gpus": 1, "micro_batch_size": 1},
+        ],
+        "training_precision": "bf16-mixed",
+        "max_seq_length": 8192,
+    }
+    created = client.post("/v1/customization/configs", json=config)
+    assert created.status_code == 200
+    assert created.json()["target"]["base_model"] == "meta/llama-3.2-1b-instruct"
+    again = client.post("/v1/customization/configs", json=config)
+    assert (again.status_code, again.json()) == (
+        409,
+        {"detail": "Customization config 'fw/llama-3.2-1b-instruct@v1.0.0+dfw' already exists"},
+    )
+    no_target = client.post("/v1/customization/configs", json=dict(config, name="x", target="meta/none@1"))
+    assert (no_target.status_code, no_target.json()) == (404, {"detail": "Target 'meta/none@1' not found"})
+    upload_dataset(client, "fw", "train", {"training/train_data.jsonl": jsonl([training_row(i) for i in range(10)])})
+    job = client.post("/v1/customization/jobs", json=customization_body(f"fw/{config['name']}", "fw/train", "fw/out"))
+    assert job.json()["config_snapshot"]["base_model"] == "meta/llama-3.2-1b-instruct"
+    full = client.post(
+        "/v1/customization/jobs",
+        json=dict(
+            customization_body(f"fw/{config['name']}", "fw/train", "fw/out2"),
+            hyperparameters={"finetuning_type": "all_weights"},
+        ),
+    )
+    assert full.status_code == 422
+    assert full.json()["detail"][0]["msg"] == (
+        "Value error, the config offers no training option with training_type='sft' and finetuning_type='all_weights'"
+    )
