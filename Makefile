@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test bench reliability clean install
+.PHONY: demo test test-helix bench reliability clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 reliability: $(STAMP)
-	$(BIN)/python -m pytest -q -m reliability tests/reliability
+	$(BIN)/python -m pytest -q -m reliability tests/reliability -p no:cacheprovider -s
+
+# Integration tests against a real local NeMo Helix (installs it into .helix/ on first use).
+test-helix: $(STAMP)
+	bash scripts/helix/test.sh
 
 clean:
 	rm -rf $(VENV) .flywheel .pytest_cache benchmarks/out

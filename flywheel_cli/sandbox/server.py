@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import traceback
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,6 +34,7 @@ from flywheel_cli.sandbox.faults import FAULT_MODES, Fault, FaultInjector
 from flywheel_cli.sandbox.store import State
 
 CONTROL_PREFIX = "/_sandbox/"
+LOG_LIMIT = 200_000  # the request log keeps the newest entries; a long `serve` session must not grow without end
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 _TERMINAL = ("completed", "failed", "cancelled")
 
@@ -87,6 +89,10 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver would print a traceback; a connection torn down mid-request is normal here (faults, stop()).
+        return
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -188,7 +194,7 @@ class Sandbox:
                 ("GET", "/_sandbox/state", lambda _s, _r: Response(200, self.state_summary())),
             ]
         )
-        self._log: list[dict[str, Any]] = []
+        self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._log_lock = threading.Lock()
         self._seq = itertools.count(1)
         self._server: _Server | None = None
@@ -379,6 +385,10 @@ class Sandbox:
             if response.trace:
                 entry["trace"] = response.trace
             handler.send(response, head_only=method == "HEAD")
+        except OSError:
+            # The client went away first (it timed out on a slow answer): nothing is left to answer.
+            entry["client_gone"] = True
+            handler.drop()
         finally:
             entry["duration_ms"] = round((time.time() - started) * 1000, 2)
             with self._log_lock:

@@ -22,17 +22,17 @@ print("stopped", flush=True)
 
 
 def test_serve_forever_answers_until_interrupted() -> None:
-    process = subprocess.Popen([sys.executable, "-c", SERVE], stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        info = httpx.get(url + "/_sandbox/info", timeout=5).json()
-        assert (info["sandbox"], info["speed"], info["seed"], info["nim_url"]) == (True, 500, 9, url + "/nim")
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-        assert process.stdout.read() == "stopped\n"
-    finally:
-        process.kill()
+    with subprocess.Popen([sys.executable, "-c", SERVE], stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            info = httpx.get(url + "/_sandbox/info", timeout=5).json()
+            assert (info["sandbox"], info["speed"], info["seed"], info["nim_url"]) == (True, 500, 9, url + "/nim")
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=5) == 0
+            assert process.stdout.read() == "stopped\n"
+        finally:
+            process.kill()
 
 
 def test_describe_and_bad_settings() -> None:
