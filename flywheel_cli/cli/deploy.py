@@ -56,7 +56,7 @@ def down(
     """Delete MODEL's deployment (or all flywheel made, with --all) and record it."""
     from flywheel_cli.cli.live import step_context
     from flywheel_cli.errors import UsageError
-    from flywheel_cli.steps.deploy import deploy_down, deployments
+    from flywheel_cli.steps.deploy import deployments, take_down
 
     app_ctx = get_ctx(ctx)
     if bool(model) == all_:
@@ -65,21 +65,26 @@ def down(
     step = step_context(app_ctx, None, settings)
     try:
         if all_:
-            names = [d["model"] for d in deployments(step) if d["live_status"] not in ("deleted",) and not d["preexisting"]]
-            nims = [settings.nim(n) for n in names if any(x.model_name == n for x in settings.nims)]
+            configured = {n.model_name for n in settings.nims}
+            names = [
+                d["model"]
+                for d in deployments(step)
+                if d["live_status"] != "deleted" and not d["preexisting"] and d["model"] in configured
+            ]
+            nims = [settings.nim(n) for n in names]
         else:
             nims = [settings.nim(model)]  # type: ignore[arg-type]
-        removed = []
-        for nim in nims:
-            deploy_down(step, nim)
-            removed.append(nim.model_name)
+        removed, absent = take_down(step, nims)
     finally:
         step.platform.close()
     if app_ctx.json:
-        app_ctx.emit_json("deployments_removed", {"removed": removed})
-    elif removed:
+        app_ctx.emit_json("deployments_removed", {"removed": removed, "not_deployed": absent})
+        return
+    if removed:
         app_ctx.success(f"removed: {', '.join(removed)}")
-    else:
+    if absent:
+        app_ctx.info(f"not deployed: {', '.join(absent)}")
+    if not removed and not absent:
         app_ctx.info("nothing to remove")
 
 

@@ -29,7 +29,8 @@ MIGRATIONS = [
             ingest_id INTEGER NOT NULL REFERENCES ingests(id)
         );
         CREATE INDEX records_by_hash ON records (h);
-        CREATE INDEX records_by_workload ON records (workload_id, client_id, timestamp DESC);
+        CREATE INDEX records_by_workload ON records (workload_id, timestamp DESC);
+        CREATE INDEX records_by_client ON records (workload_id, client_id, timestamp DESC);
         CREATE TABLE ingests (
             id INTEGER PRIMARY KEY,
             started_at REAL NOT NULL,
@@ -83,6 +84,11 @@ class BatchResult:
     duplicates: int  # already stored (from an earlier line, file or ingest), or repeated within the batch
     reimported: int  # of the duplicates: the very same source and line again (a re-run), not a duplicate in the data
     stored_ids: frozenset[str] = frozenset()
+
+
+def _by_id(rows: list[Any]) -> Iterator[StoredRecord]:
+    for row in sorted(rows, key=lambda r: r[0]) if len(rows) > 1 else rows:
+        yield StoredRecord(row[0], row[1], row[2], row[3], _unpack(row[4]))
 
 
 def _pack(record: dict[str, Any]) -> bytes:
@@ -196,15 +202,21 @@ class RecordsMixin:
         return int(self.db.conn.execute(sql, args).fetchone()[0])
 
     def iter_records(self, workload_id: str, client_id: str | None = None) -> Iterator[StoredRecord]:
-        """The workload's records, newest first (ties broken by id, so the order is reproducible)."""
+        """The workload's records, newest first; ties broken by id, so the order depends only on the content."""
         sql = "SELECT id, workload_id, client_id, timestamp, body FROM records WHERE workload_id = ?"
         args: list[Any] = [workload_id]
         if client_id is not None:
             sql += " AND client_id = ?"
             args.append(client_id)
-        sql += " ORDER BY timestamp DESC, id"
+        # The index gives timestamp order without a sort of every body; equal timestamps are ordered here.
+        sql += " ORDER BY timestamp DESC"
+        group: list[Any] = []
         for row in self.db.conn.execute(sql, args):
-            yield StoredRecord(row[0], row[1], row[2], row[3], _unpack(row[4]))
+            if group and row[3] != group[0][3]:
+                yield from _by_id(group)
+                group = []
+            group.append(row)
+        yield from _by_id(group)
 
     def records_by_id(self, ids: Iterable[str]) -> dict[str, StoredRecord]:
         out: dict[str, StoredRecord] = {}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flywheel_cli.config import NimConfig
-from flywheel_cli.errors import ConfigError, StepFailed
+from flywheel_cli.errors import ConfigError, NotFoundError, RemoteError, StepFailed
 from flywheel_cli.platforms.base import CustomizationJob, CustomizationRequest, JobState
 from flywheel_cli.remote_jobs import create_or_attach, short_hash, slug
 from flywheel_cli.state.runs import JobRow
 from flywheel_cli.steps.common import StepContext
 from flywheel_cli.steps.datasets import dataset_refs
-from flywheel_cli.wait import job_failure, wait_for
+from flywheel_cli.wait import WaitTimeout, job_failure, wait_for
 
 
 def customization_key(ctx: StepContext, workload_id: str, nim: NimConfig, dataset_id: str) -> str:
@@ -51,7 +51,19 @@ def customize(
     key = customization_key(ctx, workload_id, nim, dataset_id)
     if cancel:
         return _cancel(ctx, key)
-    train = dataset_refs(ctx, ctx.store.get_dataset_row(dataset_id))["train"]  # type: ignore[arg-type]
+    dataset = store.get_dataset_row(dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"no dataset {dataset_id!r} in the state file", hint="`flywheel datasets list` shows them.")
+
+    def start(name: str) -> CustomizationJob:
+        # Uploaded only when a job is about to be created: attaching to a running job needs no dataset at hand.
+        train = dataset_refs(ctx, dataset)["train"]
+        return platform.start_customization(
+            CustomizationRequest(
+                name=name, nim=nim, dataset=train, training=ctx.settings.training, output_model_name=f"{name}-lora"
+            )
+        )
+
     base = f"flywheel-{slug(workload_id, 20)}-{slug(nim.model_name.split('/')[-1], 24)}-{short_hash(key)}"
     attached = create_or_attach(
         store,
@@ -68,9 +80,7 @@ def customize(
             "simulated": platform.simulated,
         },
         find=platform.find_customization,
-        create=lambda name: platform.start_customization(
-            CustomizationRequest(name=name, nim=nim, dataset=train, training=ctx.settings.training, output_model_name=f"{name}-lora")
-        ),
+        create=start,
         remote_id=lambda job: job.id,
         extra=_job_fields,
     )
@@ -102,6 +112,11 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
                 what=f"customization {job.remote_id} of {job.nim}",
                 **ctx.wait_kwargs(timeout=timeouts.job_total, stall=timeouts.job_stall),
             )
+        except WaitTimeout as exc:
+            # The job may well still be training: the row stays live so the next call attaches to it again.
+            job = store.update_job(job.id, error=exc.message)
+            ctx.notify(job)
+            raise
         except StepFailed as exc:
             if job.status not in ("failed", "cancelled"):
                 job = store.update_job(job.id, status="failed")
@@ -110,6 +125,17 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
             raise
     if not job.detail.get("served"):
         output = job.output_model
+        try:
+            served: set[str] | None = platform.served_models()
+        except RemoteError:
+            served = None  # a flaky proxy is the wait's business below; this check is only a shortcut
+        if served is not None and output not in served and job.nim not in served:
+            # The adapter is served by its base NIM: without one, the wait below could only time out, an hour later.
+            raise StepFailed(
+                f"customization {job.remote_id} completed, but {output} cannot be served: its base model {job.nim} "
+                "is not served by the NIM proxy",
+                hint=f"`flywheel deploy up {job.nim}`, then run the same command again to wait for the adapter.",
+            )
         wait_for(
             platform.served_models,
             done=lambda served: output in served,

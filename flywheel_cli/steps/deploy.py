@@ -14,15 +14,19 @@ from flywheel_cli.errors import StepFailed
 from flywheel_cli.platforms.base import DeploymentState, DeploymentStatus
 from flywheel_cli.state.runs import JobRow
 from flywheel_cli.steps.common import StepContext
-from flywheel_cli.wait import deployment_failure, wait_for
+from flywheel_cli.wait import WaitTimeout, deployment_failure, wait_for
 
 GONE = {"deleted", "failed", "cancelled"}
 
 
-def deployment_key(ctx: StepContext, nim: NimConfig) -> str:
+def _cluster_prefix(ctx: StepContext) -> str:
     from flywheel_cli.platforms import scope_of
 
-    return f"deployment|{ctx.platform.kind}|{ctx.endpoint}|{scope_of(ctx.settings)}|{nim.model_name}"
+    return f"deployment|{ctx.platform.kind}|{ctx.endpoint}|{scope_of(ctx.settings)}|"
+
+
+def deployment_key(ctx: StepContext, nim: NimConfig) -> str:
+    return _cluster_prefix(ctx) + nim.model_name
 
 
 def _status_fields(status: DeploymentStatus) -> dict[str, Any]:
@@ -35,6 +39,10 @@ def deploy_up(ctx: StepContext, nim: NimConfig, *, wait: bool = True) -> JobRow:
     key = deployment_key(ctx, nim)
     job = store.latest_job(key)
     live = platform.get_deployment(nim)
+    gone = live is None or live.state is DeploymentState.DELETED
+    if job is not None and job.remote_id is not None and job.status not in GONE and live is None:
+        # Removed behind flywheel's back (console, another tool): the row is history, deploy again.
+        job = store.update_job(job.id, status="deleted", error="the deployment no longer exists")
     fields = {
         "kind": "deployment",
         "name": nim.deployment_name,
@@ -47,18 +55,22 @@ def deploy_up(ctx: StepContext, nim: NimConfig, *, wait: bool = True) -> JobRow:
     }
     if job is None or job.status in GONE:
         attempt = job.attempt + 1 if job else 1
-        if live is not None and live.state is not DeploymentState.DELETED:
+        if not gone:
+            assert live is not None
+            # A deployment flywheel made and saw fail is still flywheel's; one found after flywheel deleted its own
+            # (or before it ever deployed) belongs to someone else and is never taken down by a run.
+            ours = job is not None and job.status != "deleted" and not job.detail.get("preexisting")
             job = store.create_job(key=key, attempt=attempt, remote_id=nim.deployment_name, **fields)
             job = store.update_job(job.id, **_status_fields(live), error=None)
-            job = store.update_job(job.id, detail={**job.detail, "preexisting": True})
+            if not ours:
+                job = store.update_job(job.id, detail={**job.detail, "preexisting": True})
         else:
             job = store.create_job(key=key, attempt=attempt, **fields)
-            live = None
     if job.remote_id is None:
-        # Written as `creating` above (or left so by a killed process): create unless it exists by now.
-        status = live or platform.get_deployment(nim)
-        if status is None or status.state is DeploymentState.DELETED:
-            status = platform.deploy(nim)
+        # `creating`: written just above, or left so by a process killed before DMS answered. The GET above is fresh;
+        # the platform looks once more before it POSTs, so a deployment that exists is never created twice.
+        status = live if not gone else platform.deploy(nim)
+        assert status is not None
         job = store.update_job(job.id, remote_id=nim.deployment_name, **_status_fields(status))
     ctx.notify(job)
     if not wait:
@@ -87,11 +99,16 @@ def wait_until_served(ctx: StepContext, nim: NimConfig, job: JobRow) -> JobRow:
         wait_for(
             fetch,
             done=lambda s: s.state is DeploymentState.READY,
-            failure=deployment_failure,
+            failure=_failure,
             on_update=record,
             what=f"deployment of {nim.model_name}",
             **ctx.wait_kwargs(timeout=timeouts.deploy),
         )
+    except WaitTimeout as exc:
+        # Still deploying as far as anyone knows: keep the row live so the next `deploy up` waits for the same one.
+        job = store.update_job(job.id, error=exc.message)
+        ctx.notify(job)
+        raise
     except StepFailed as exc:
         job = store.update_job(job.id, status="failed", error=exc.message)
         ctx.notify(job)
@@ -117,16 +134,36 @@ def deploy_down(ctx: StepContext, nim: NimConfig) -> JobRow | None:
     return job
 
 
+def take_down(ctx: StepContext, nims: list[NimConfig]) -> tuple[list[str], list[str]]:
+    """`deploy down`: (models whose deployment was deleted, models that had none). Either way the row says deleted."""
+    removed, absent = [], []
+    for nim in nims:
+        exists = ctx.platform.get_deployment(nim) is not None
+        deploy_down(ctx, nim)
+        (removed if exists else absent).append(nim.model_name)
+    return removed, absent
+
+
 def owned_by(job: JobRow | None, run_id: str | None) -> bool:
-    """Whether a run may take this deployment down: it made it, or it found it made by flywheel and not preexisting."""
-    return job is not None and job.status not in GONE and not job.detail.get("preexisting")
+    """Whether a run may take this deployment down: flywheel made it (a failed one too: it still holds its slot)."""
+    return job is not None and job.status != "deleted" and not job.detail.get("preexisting")
+
+
+def _failure(status: DeploymentStatus) -> str | None:
+    reason = deployment_failure(status)
+    # DMS's own `unknown` is terminal (its pods are gone or were never scheduled); a status string flywheel has never
+    # seen is not, and keeps the wait polling.
+    if reason is None and status.raw_status == "unknown":
+        reason = status.detail or "the deployment's status is 'unknown'"
+    return reason
 
 
 def deployments(ctx: StepContext) -> list[dict[str, Any]]:
     """What flywheel deployed on this cluster, with the live status from the platform."""
     rows: dict[str, JobRow] = {}
+    prefix = _cluster_prefix(ctx)
     for job in ctx.store.jobs(kind="deployment"):
-        if job.endpoint == ctx.endpoint:
+        if job.key.startswith(prefix):  # this cluster and namespace
             rows[job.key] = job  # ordered by id: the last attempt wins
     out = []
     for job in rows.values():

@@ -12,7 +12,7 @@ from flywheel_cli.state.runs import JobRow
 from flywheel_cli.steps.common import StepContext
 from flywheel_cli.steps.customize import find_customization_job
 from flywheel_cli.steps.datasets import dataset_refs
-from flywheel_cli.wait import job_failure, wait_for
+from flywheel_cli.wait import WaitTimeout, job_failure, wait_for
 
 EvalType = Literal["base", "icl", "customized"]
 EVAL_TYPES: tuple[EvalType, ...] = ("base", "icl", "customized")
@@ -64,8 +64,6 @@ def evaluate(
             hint='Set [judge] kind = "remote" (url, model, api_key_env) or "local" in the config.',
         )
     target = _target(ctx, workload_id, nim, dataset_id, eval_type)
-    refs = dataset_refs(ctx, dataset)
-    ref = refs["icl" if eval_type == "icl" else "eval"]
     key = evaluation_key(ctx, workload_id, nim, dataset_id, eval_type, target)
     base = f"flywheel-{eval_type}-{slug(workload_id, 20)}-{slug(nim.model_name.split('/')[-1], 24)}-{short_hash(key)}"
     labels = {"workload": workload_id, "eval_type": eval_type, "dataset": dataset_id, "run": ctx.run_id or ""}
@@ -91,7 +89,9 @@ def evaluate(
                 name=name,
                 workload_type=workload_type,
                 target_model=target,
-                dataset=ref,
+                # Uploaded only when a job is about to be created. icl: the eval set with examples in the system
+                # message; base and customized: the plain eval set.
+                dataset=dataset_refs(ctx, dataset)["icl" if eval_type == "icl" else "eval"],
                 judge=ctx.settings.judge,
                 limit=dataset.eval_records,
                 labels=labels,
@@ -129,6 +129,11 @@ def wait_evaluation(ctx: StepContext, job: JobRow) -> JobRow:
             what=f"evaluation {job.remote_id} ({job.eval_type}) of {job.target_model}",
             **ctx.wait_kwargs(timeout=timeouts.job_total, stall=timeouts.job_stall),
         )
+    except WaitTimeout as exc:
+        # The job may well still be running: the row stays live so the next call attaches to it again.
+        job = store.update_job(job.id, error=exc.message)
+        ctx.notify(job)
+        raise
     except StepFailed as exc:
         if job.status not in ("failed", "cancelled"):
             job = store.update_job(job.id, status="failed")
