@@ -124,6 +124,9 @@ def _from_elasticsearch(app_ctx: AppContext, url, index, options, since, until, 
         from flywheel_cli.errors import UsageError
 
         raise UsageError("--es-index needs --es-url (or [elasticsearch] url in the config)")
+    connection = es_settings_from_env(es_cfg)  # credentials from the env vars the config names
+    if insecure:
+        connection["verify_certs"] = False
     docs = iter_es_records(
         url,
         index,
@@ -132,9 +135,7 @@ def _from_elasticsearch(app_ctx: AppContext, url, index, options, since, until, 
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
         limit=limit,
-        verify_certs=es_cfg.verify_certs and not insecure,
-        page_size=es_cfg.page_size,
-        **es_settings_from_env(es_cfg),
+        **connection,
     )
     return ingest_documents(app_ctx.store(), f"es://{index}", docs, options)
 

@@ -81,6 +81,7 @@ SERVICE_ROUTES: list[Route] = [
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # stop() closes the connections itself; never wait on a handler that is mid-hang
     allow_reuse_address = True
     request_queue_size = 128  # evaluations and parallel clients open connections in bursts
 

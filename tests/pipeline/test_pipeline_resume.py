@@ -1,0 +1,83 @@
+"""Killing a run for real (kill -9 and SIGTERM on a subprocess) and resuming it: nothing remote is created twice,
+and the results are those of a run that was never interrupted."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from pipeline_env import (
+    NIM_1B,
+    NIM_8B,
+    NIM_STAGES,
+    Flywheel,
+    creates,
+    created_ids,
+    kill,
+    query,
+    remote_job_running,
+    run_args,
+    sandbox_env,
+    scores_by_experiment,
+    wait_until,
+    write_config,
+)
+
+from flywheel_cli.sandbox import Sandbox
+
+# At 200x a 1B LoRA job on 180 records lasts about a second: long enough to be caught, short enough for a test.
+SPEED = 200
+TWO_NIMS = [(NIM_1B, "1.8.3"), (NIM_8B, "1.8.3")]
+
+
+def _steps(state: Path, run_id: str) -> dict[tuple[str, str], str]:
+    return {(r["nim"], r["stage"]): r["status"] for r in query(state, "SELECT * FROM steps WHERE run_id = ?", (run_id,))}
+
+
+def _uninterrupted_scores(tmp: Path) -> dict[tuple[str, str], float]:
+    with Sandbox(speed=SPEED, seed=42) as sb:
+        fw = Flywheel(tmp / "state.db", write_config(tmp / "flywheel.toml", TWO_NIMS), sandbox_env(sb))
+        done = fw.run("--json", *run_args())
+        assert done.returncode == 0, done.stderr
+        assert creates(sb) == {"deployment": 2, "customization": 2, "evaluation": 6}
+        return scores_by_experiment(json.loads(done.stdout))
+
+
+@pytest.mark.slow
+def test_killed_during_customization_resumes_without_duplicates_and_same_scores(tmp_path: Path) -> None:
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "clean").mkdir()
+    with Sandbox(speed=SPEED, seed=42) as sb:
+        fw = Flywheel(tmp_path / "killed" / "state.db", write_config(tmp_path / "killed" / "flywheel.toml", TWO_NIMS), sandbox_env(sb))
+        proc = fw.start(*run_args())
+        job = wait_until("the 1B customization to run", lambda: remote_job_running(fw.state, NIM_1B, "customize"), proc)
+        code, _ = kill(proc, signal.SIGKILL)
+        assert code == -signal.SIGKILL
+        run_id = job["run_id"]
+        killed = _steps(fw.state, run_id)
+        assert killed[(NIM_1B, "customize")] == "running"
+        assert killed[(NIM_8B, "deploy")] == "pending"
+        assert query(fw.state, "SELECT status FROM runs WHERE id = ?", (run_id,))[0]["status"] == "running"
+        before = creates(sb)
+        assert before["customization"] == 1 and before["deployment"] == 1
+
+        done = fw.run("--json", *run_args())
+
+        assert done.returncode == 0, done.stderr
+        assert f"resuming {run_id} (running)" in done.stderr
+        resumed = json.loads(done.stdout)
+        assert resumed["run"]["id"] == run_id
+        assert resumed["run"]["status"] == "completed"
+        # The job the killed process started is the one that finished: attached, not created again.
+        assert creates(sb) == {"deployment": 2, "customization": 2, "evaluation": 6}
+        assert created_ids(sb, "customization")[0] == job["remote_id"]
+        assert _steps(fw.state, run_id) == {
+            **{("", s): "completed" for s in ("ingest", "datasets", "upload")},
+            **{(nim, s): "completed" for nim in (NIM_1B, NIM_8B) for s in NIM_STAGES},
+        }
+        assert len(query(fw.state, "SELECT id FROM runs")) == 1
+        assert sb.state_summary()["deployments"] == []
+
+    assert scores_by_experiment(resumed) == _uninterrupted_scores(tmp_path / "clean")
