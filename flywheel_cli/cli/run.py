@@ -191,11 +191,14 @@ def _report(app_ctx: AppContext, store, settings, run_id: str):
 
     report = build_report(store, run_id, settings)
     if app_ctx.json:
-        import orjson
+        from flywheel_cli.report.render_json import payload
 
-        app_ctx.emit_json("report", {k: v for k, v in orjson.loads(render(report, "json")).items() if k not in ("version", "kind")})
-    else:
+        app_ctx.emit_json("report", payload(report))
+    elif app_ctx.out.is_terminal:
         app_ctx.print_data(render_table(report))
+    else:
+        # Piped or redirected: plain text at the table's natural width (same as `flywheel report`).
+        app_ctx.print_data(render(report, "table"))
     return report
 
 

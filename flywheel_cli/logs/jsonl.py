@@ -8,17 +8,15 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from flywheel_cli.errors import InputError
 
 STDIN = "-"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     source: str
     number: int | None  # 1-based; None for sources without lines (Elasticsearch)
     raw: bytes  # without the line ending

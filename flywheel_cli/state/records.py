@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -54,9 +54,11 @@ MIGRATIONS = [
 ]
 
 
-@dataclass(frozen=True)
-class RecordRow:
-    """What ingest hands to the store: identity, provenance and the record itself."""
+class RecordRow(NamedTuple):
+    """What ingest hands to the store: identity, provenance and the record itself.
+
+    A NamedTuple rather than a dataclass: ingest moves millions of these between processes, and tuples pickle and
+    build several times faster."""
 
     id: str
     workload_id: str
