@@ -10,7 +10,7 @@ import typer
 import typer.core
 
 from flywheel_cli import __version__
-from flywheel_cli.cli import config_cmd, ingest, workloads
+from flywheel_cli.cli import config_cmd, datasets, deploy, ingest, report, run, runs, sandbox, steps, workloads
 from flywheel_cli.cli.context import AppContext
 
 try:  # typer ≥ 0.26 vendors click
@@ -143,39 +143,19 @@ def _global(
     ctx.call_on_close(ctx.obj.close)
 
 
+# Registration order is the order `flywheel --help` lists them: the workflow's order. Command modules import only
+# typer at the top; everything heavy is imported inside the commands, which keeps `flywheel --help` fast.
 ingest.register(app)
 workloads.register(app)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(deploy.app, name="deploy")
+steps.register(app)
+run.register(app)
+app.add_typer(runs.app, name="runs")
+report.register(app)
+runs.register_cleanup(app)
+app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(config_cmd.app, name="config")
-
-
-def _register_optional() -> None:
-    """Command groups built on the platform layer; registered here so `--help` lists them all."""
-    from importlib import import_module
-
-    for module_name, attr, name in (
-        ("flywheel_cli.cli.datasets", "app", "datasets"),
-        ("flywheel_cli.cli.deploy", "app", "deploy"),
-        ("flywheel_cli.cli.steps", "register", None),
-        ("flywheel_cli.cli.run", "register", None),
-        ("flywheel_cli.cli.runs", "app", "runs"),
-        ("flywheel_cli.cli.runs", "register_cleanup", None),
-        ("flywheel_cli.cli.report", "register", None),
-        ("flywheel_cli.cli.sandbox", "app", "sandbox"),
-    ):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        target = getattr(module, attr)
-        if name is None:
-            target(app)
-        else:
-            app.add_typer(target, name=name)
-
-
-_register_optional()
 
 
 def _print_error(message: str, hint: str | None) -> None:

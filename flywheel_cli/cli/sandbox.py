@@ -37,16 +37,10 @@ def serve(
         fault_rate=fault_rate if fault_rate is not None else cfg.fault_rate,
         seed=seed if seed is not None else cfg.seed,
     )
-    sb.start()
-    info = sb.describe()
+    info = sb.describe()  # binds the port, so the URLs below are final
     if app_ctx.json:
         app_ctx.emit_json("sandbox", info)
     else:
         app_ctx.info(f"sandbox listening on {sb.url} (NIM proxy {sb.nim_url}); Ctrl-C stops it")
         app_ctx.info(f"export FLYWHEEL_NMP__NEMO_URL={sb.url} FLYWHEEL_NMP__DATASTORE_URL={sb.url} FLYWHEEL_NMP__NIM_URL={sb.nim_url}")
-    try:
-        sb.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sb.stop()
+    sb.serve_forever()  # until Ctrl-C

@@ -313,6 +313,7 @@ class Runner:
         from flywheel_cli.steps.deploy import deploy_up
 
         name = nim.model_name
+        self._redeploy_if_gone(nim)
         deployed = self._step(name, "deploy", lambda: _job_detail(deploy_up(self._ctx(name, "deploy"), nim)))
         try:
             if not deployed:
@@ -332,6 +333,22 @@ class Runner:
         finally:
             if not self.stop.is_set():
                 self._teardown(nim)
+
+    def _redeploy_if_gone(self, nim: NimConfig) -> None:
+        """A resumed run whose deployment was taken down (Ctrl-C tears it down) deploys again before it goes on."""
+        from flywheel_cli.steps.deploy import GONE, deployment_key
+
+        assert self.run is not None
+        name = nim.model_name
+        deploy = self.store.step(self.run.id, name, "deploy")
+        if deploy is None or deploy.status not in DONE:
+            return
+        needed = [self.store.step(self.run.id, name, s) for s in ("base", "icl", "customize", "customized")]
+        if all(s is not None and s.status in DONE for s in needed):
+            return
+        job = self.store.latest_job(deployment_key(self._ctx(name, "deploy"), nim))
+        if job is None or job.status in GONE:
+            self.store.upsert_step(self.run.id, name, "deploy", status="pending", finished_at=None)
 
     def _evaluate(self, nim: NimConfig, dataset_id: str, eval_type: str) -> bool:
         from flywheel_cli.steps.evaluate import evaluate

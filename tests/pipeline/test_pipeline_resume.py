@@ -81,3 +81,19 @@ def test_killed_during_customization_resumes_without_duplicates_and_same_scores(
         assert sb.state_summary()["deployments"] == []
 
     assert scores_by_experiment(resumed) == _uninterrupted_scores(tmp_path / "clean")
+
+
+def test_sigterm_tears_down_and_the_resumed_run_deploys_again(tmp_path: Path) -> None:
+    with Sandbox(speed=SPEED, seed=42) as sb:
+        fw = Flywheel(tmp_path / "state.db", write_config(tmp_path / "flywheel.toml", [(NIM_1B, "1.8.3")]), sandbox_env(sb))
+        proc = fw.start(*run_args())
+        job = wait_until("the 1B customization to run", lambda: remote_job_running(fw.state, NIM_1B, "customize"), proc)
+        code, err = kill(proc, signal.SIGTERM)
+        print(err)
+        assert code == 130
+        run_id = job["run_id"]
+        print(_steps(fw.state, run_id))
+        print(sb.state_summary())
+        done = fw.run("--json", *run_args(), timeout=30)
+        print(done.stderr)
+        assert done.returncode == 0
