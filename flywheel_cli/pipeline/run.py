@@ -413,11 +413,33 @@ class Runner:
             job = self.store.latest_job(deployment_key(ctx, nim))
             if not owned_by(job, self.run.id):
                 continue
+            self._cancel_evaluations_of(nim)
             try:
                 deploy_down(ctx, nim)
             except (RemoteError, StepFailed):
                 left.append(nim.model_name)
         return left
+
+    def _cancel_evaluations_of(self, nim: NimConfig) -> None:
+        """Evaluations still running against a deployment about to go would fail under it. Cancel them and record it,
+        so the resumed run starts them again instead of attaching to jobs that lost their model."""
+        from flywheel_cli.platforms.base import JobState
+
+        assert self.run is not None
+        for job in self.store.jobs(kind="evaluation", run_id=self.run.id, live_only=True):
+            if job.nim != nim.model_name:
+                continue
+            try:
+                remote = self.platform.get_evaluation(job.remote_id) if job.remote_id else self.platform.find_evaluation(job.name)
+                if remote is not None and remote.status.state is JobState.COMPLETED:
+                    continue  # finished in time: the resumed run collects its scores
+                if remote is not None and not remote.status.state.terminal:
+                    self.platform.cancel_evaluation(remote.id)
+                    if self.platform.get_evaluation(remote.id).status.state is JobState.COMPLETED:
+                        continue  # it finished while the cancel was on its way
+            except RemoteError:
+                continue  # unknown: leave the row as it is; the resumed run looks again
+            self.store.update_job(job.id, status="cancelled", error="cancelled: the run was interrupted and its NIM taken down")
 
     def _interrupted(self, run: RunRow) -> None:
         for step in self.store.run(run.id).steps:

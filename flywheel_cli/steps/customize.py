@@ -106,7 +106,7 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
             wait_for(
                 lambda: platform.get_customization(job.remote_id),  # type: ignore[arg-type]
                 done=lambda r: r.status.state is JobState.COMPLETED,
-                progress=lambda r: _progress_marker(r),
+                progress=_progress_marker,  # type: ignore[arg-type]
                 failure=lambda r: job_failure(r.status),
                 on_update=record,
                 what=f"customization {job.remote_id} of {job.nim}",
@@ -147,12 +147,13 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
     return job
 
 
-def _progress_marker(remote: CustomizationJob) -> float | None:
+def _progress_marker(remote: CustomizationJob) -> tuple[float | None, int | None] | None:
     s = remote.status
-    # Steps move more often than the percentage (which is per epoch), so both count as progress.
+    # Steps move more often than the percentage (which is per epoch), so both count as progress. A pair, not a
+    # number folded from both: the wait reports a numeric marker as "last progress N%", which this is not.
     if s.progress is None and s.steps_completed is None:
         return None
-    return (s.progress or 0.0) * 1e6 + (s.steps_completed or 0)
+    return (s.progress, s.steps_completed)
 
 
 def _cancel(ctx: StepContext, key: str) -> JobRow:

@@ -127,21 +127,28 @@ def wait_until_served(ctx: StepContext, nim: NimConfig, job: JobRow) -> JobRow:
 def deploy_down(ctx: StepContext, nim: NimConfig) -> JobRow | None:
     """Delete the deployment and record it. Returns the deployment's row (None if flywheel never tracked it)."""
     ctx.platform.undeploy(nim)
-    job = ctx.store.latest_job(deployment_key(ctx, nim))
-    if job is not None and job.status != "deleted":
-        job = ctx.store.update_job(job.id, status="deleted")
-        ctx.notify(job)
-    return job
+    return _record_deleted(ctx, nim)
 
 
 def take_down(ctx: StepContext, nims: list[NimConfig]) -> tuple[list[str], list[str]]:
     """`deploy down`: (models whose deployment was deleted, models that had none). Either way the row says deleted."""
     removed, absent = [], []
     for nim in nims:
-        exists = ctx.platform.get_deployment(nim) is not None
-        deploy_down(ctx, nim)
-        (removed if exists else absent).append(nim.model_name)
+        if ctx.platform.get_deployment(nim) is None:
+            _record_deleted(ctx, nim)
+            absent.append(nim.model_name)
+        else:
+            deploy_down(ctx, nim)
+            removed.append(nim.model_name)
     return removed, absent
+
+
+def _record_deleted(ctx: StepContext, nim: NimConfig) -> JobRow | None:
+    job = ctx.store.latest_job(deployment_key(ctx, nim))
+    if job is not None and job.status != "deleted":
+        job = ctx.store.update_job(job.id, status="deleted")
+        ctx.notify(job)
+    return job
 
 
 def owned_by(job: JobRow | None, run_id: str | None) -> bool:

@@ -123,7 +123,7 @@ def wait_evaluation(ctx: StepContext, job: JobRow) -> JobRow:
         wait_for(
             lambda: platform.get_evaluation(job.remote_id),  # type: ignore[arg-type]
             done=lambda r: r.status.state is JobState.COMPLETED,
-            progress=lambda r: r.status.progress if r.status.progress is not None else r.status.samples_processed,
+            progress=_progress_marker,  # type: ignore[arg-type]
             failure=lambda r: job_failure(r.status),
             on_update=record,
             what=f"evaluation {job.remote_id} ({job.eval_type}) of {job.target_model}",
@@ -152,3 +152,11 @@ def wait_evaluation(ctx: StepContext, job: JobRow) -> JobRow:
     job = store.update_job(job.id, status="completed", progress=100.0)
     ctx.notify(job)
     return job
+
+
+def _progress_marker(remote: EvaluationJob) -> float | tuple[None, int] | None:
+    s = remote.status
+    if s.progress is not None:
+        return s.progress
+    # A sample count is progress too, but not a percentage: a pair keeps the wait from reporting it as one.
+    return None if s.samples_processed is None else (None, s.samples_processed)

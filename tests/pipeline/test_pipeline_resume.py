@@ -83,17 +83,43 @@ def test_killed_during_customization_resumes_without_duplicates_and_same_scores(
     assert scores_by_experiment(resumed) == _uninterrupted_scores(tmp_path / "clean")
 
 
+
 def test_sigterm_tears_down_and_the_resumed_run_deploys_again(tmp_path: Path) -> None:
     with Sandbox(speed=SPEED, seed=42) as sb:
         fw = Flywheel(tmp_path / "state.db", write_config(tmp_path / "flywheel.toml", [(NIM_1B, "1.8.3")]), sandbox_env(sb))
         proc = fw.start(*run_args())
         job = wait_until("the 1B customization to run", lambda: remote_job_running(fw.state, NIM_1B, "customize"), proc)
         code, err = kill(proc, signal.SIGTERM)
-        print(err)
-        assert code == 130
+
         run_id = job["run_id"]
-        print(_steps(fw.state, run_id))
-        print(sb.state_summary())
-        done = fw.run("--json", *run_args(), timeout=30)
-        print(done.stderr)
-        assert done.returncode == 0
+        assert code == 130
+        assert f"error: run {run_id} interrupted; finished steps are kept" in err
+        assert "The deployments this run started were taken down." in err
+        assert query(fw.state, "SELECT status FROM runs WHERE id = ?", (run_id,))[0]["status"] == "interrupted"
+        steps = _steps(fw.state, run_id)
+        assert (steps[(NIM_1B, "deploy")], steps[(NIM_1B, "customize")], steps[(NIM_1B, "teardown")]) == (
+            "completed", "interrupted", "pending"
+        )
+        state = sb.state_summary()
+        assert state["deployments"] == []
+        # Training does not need the deployment: it goes on and the resumed run attaches to it.
+        assert [j["status"] for j in state["customization_jobs"]] == ["running"]
+        # Evaluations would have lost their model: each one either finished in time or was cancelled, none failed.
+        evals = {j["id"]: j["status"] for j in state["evaluation_jobs"]}
+        assert set(evals.values()) <= {"completed", "cancelling", "cancelled"}
+        cancelled = query(fw.state, "SELECT remote_id FROM jobs WHERE kind = 'evaluation' AND status = 'cancelled'")
+        assert sorted(r["remote_id"] for r in cancelled) == sorted(i for i, st in evals.items() if st != "completed")
+
+        done = fw.run("--json", *run_args())
+
+        assert done.returncode == 0, done.stderr
+        assert f"resuming {run_id} (interrupted)" in done.stderr
+        assert json.loads(done.stdout)["run"]["status"] == "completed"
+        assert _steps(fw.state, run_id) == {
+            **{("", s): "completed" for s in ("ingest", "datasets", "upload")},
+            **{(NIM_1B, s): "completed" for s in NIM_STAGES},
+        }
+        # Deployed again for the rest of the work; the LoRA job is the one started before the interruption.
+        assert creates(sb) == {"deployment": 2, "customization": 1, "evaluation": 3 + len(cancelled)}
+        assert created_ids(sb, "customization") == [job["remote_id"]]
+        assert sb.state_summary()["deployments"] == []

@@ -12,7 +12,10 @@ import pytest
 from flywheel_cli.errors import UsageError
 from flywheel_cli.sandbox import Sandbox
 
+# A shell that starts jobs in the background hands them an ignored SIGINT; the child restores Python's handler.
 SERVE = """
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from flywheel_cli.sandbox import Sandbox
 sandbox = Sandbox(port=0, speed=500, seed=9)
 print(sandbox.url, flush=True)
