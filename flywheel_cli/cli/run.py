@@ -87,26 +87,31 @@ def sandbox_overrides(settings, url: str, nim_url: str) -> dict:
 def _dry_run(app_ctx: AppContext, options) -> None:
     import sqlite3
     import tempfile
+    from contextlib import closing
 
     from flywheel_cli.pipeline.plan import make_plan
     from flywheel_cli.pipeline.run import select_nims
-    from flywheel_cli.state.store import Store
+    from flywheel_cli.state.store import Store, resolve_state_path
 
     settings = app_ctx.settings()
     nims = select_nims(settings, options.nims)
-    store = app_ctx.store()
-    with tempfile.TemporaryDirectory(prefix="flywheel-plan-") as tmp:
-        if options.logs:
-            # Ingest into a copy: a dry run changes nothing, not even the local state file.
-            from flywheel_cli.ingest import IngestOptions, ingest_files
-            from flywheel_cli.logs.jsonl import expand_paths
-
+    state_path = resolve_state_path(app_ctx.state_path)
+    if state_path.exists() and not options.logs:
+        plan = make_plan(app_ctx.store(), settings, options.workload_id, options.client_id, nims, [])
+    else:
+        # Plan on a copy: a dry run changes nothing, and does not even create the local state file.
+        with tempfile.TemporaryDirectory(prefix="flywheel-plan-") as tmp:
             copy_path = Path(tmp) / "state.db"
-            with sqlite3.connect(copy_path) as dst:
-                store.db.conn.backup(dst)
-            store = Store(copy_path)
-            ingest_files(store, expand_paths(list(options.logs)), IngestOptions())
-        plan = make_plan(store, settings, options.workload_id, options.client_id, nims, list(options.logs))
+            if state_path.exists():
+                with closing(sqlite3.connect(copy_path)) as dst:
+                    app_ctx.store().db.conn.backup(dst)
+            with Store(copy_path) as store:
+                if options.logs:
+                    from flywheel_cli.ingest import IngestOptions, ingest_files
+                    from flywheel_cli.logs.jsonl import expand_paths
+
+                    ingest_files(store, expand_paths(list(options.logs)), IngestOptions())
+                plan = make_plan(store, settings, options.workload_id, options.client_id, nims, list(options.logs))
     if app_ctx.json:
         app_ctx.emit_json("plan", plan.to_json())
         return

@@ -140,7 +140,7 @@ def cleanup(
 ) -> None:
     """Find deployments, jobs and datasets flywheel created in the namespace that no live run owns; --yes removes them."""
     from flywheel_cli.cli.live import step_context
-    from flywheel_cli.pipeline.cleanup import leftovers, live_run_ids, remove
+    from flywheel_cli.pipeline.cleanup import clean, leftovers, live_run_ids
     from flywheel_cli.pipeline.lock import RunLock
 
     app_ctx = get_ctx(ctx)
@@ -148,8 +148,10 @@ def cleanup(
     store = app_ctx.store()
     try:
         protected = live_run_ids(store, RunLock(store.path).held_elsewhere())
-        found = leftovers(store, step.platform, protected)
-        removed, problems = remove(store, step.platform, found) if yes else ([], [])
+        if yes:
+            found, removed, problems = clean(store, step.platform, protected)
+        else:
+            found, removed, problems = leftovers(store, step.platform, protected), [], []
     finally:
         step.platform.close()
     rows = [{"kind": r.kind, "id": r.id, "name": r.name, "status": r.status} for r in found]

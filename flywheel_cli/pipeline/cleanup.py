@@ -81,6 +81,24 @@ def leftovers(store: Store, platform: Platform, protected_runs: set[str]) -> lis
     return out
 
 
+def clean(store: Store, platform: Platform, protected_runs: set[str]) -> tuple[list[RemoteResource], list[RemoteResource], list[str]]:
+    """Remove every leftover: (found, removed, problems).
+
+    Removing one thing can orphan another (a cancelled LoRA job leaves its output model registered), so what turns
+    up after the first pass is removed too.
+    """
+    found = leftovers(store, platform, protected_runs)
+    removed, problems = remove(store, platform, found)
+    seen = {(r.kind, r.id) for r in found}
+    more = [r for r in leftovers(store, platform, protected_runs) if (r.kind, r.id) not in seen]
+    if more:
+        found += more
+        also, trouble = remove(store, platform, more)
+        removed += also
+        problems += trouble
+    return found, removed, problems
+
+
 def remove(store: Store, platform: Platform, resources: list[RemoteResource]) -> tuple[list[RemoteResource], list[str]]:
     removed, problems = [], []
     for res in resources:

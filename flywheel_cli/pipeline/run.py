@@ -100,10 +100,17 @@ class Runner:
                 raise UsageError(f"run {run.id} is for workload {run.workload_id!r}, not {opts.workload_id!r}")
             if run.status not in RESUMABLE:
                 raise UsageError(f"run {run.id} is {run.status}; nothing to resume", hint="Use --new to start over.")
+            if not self._same_platform(run):
+                raise UsageError(
+                    f"run {run.id} ran on {run.platform} at {run.endpoint}; the config now points at "
+                    f"{self.platform.kind} at {self._endpoint}",
+                    hint="Its remote jobs live there: point the config back at it, or use --new to start over here.",
+                )
             return run, True
         if not opts.new:
             for run in store.runs(opts.workload_id, limit=1):
-                if run.status in RESUMABLE and run.nims == [n.model_name for n in self.nims]:
+                # Never continue a run on another cluster: its steps' remote work does not exist here.
+                if run.status in RESUMABLE and run.nims == [n.model_name for n in self.nims] and self._same_platform(run):
                     return run, True
         run = store.create_run(
             workload_id=opts.workload_id,
@@ -115,6 +122,9 @@ class Runner:
             options=opts.to_json(),
         )
         return run, False
+
+    def _same_platform(self, run: RunRow) -> bool:
+        return run.platform == self.platform.kind and run.endpoint == self._endpoint
 
     @property
     def _endpoint(self) -> str:
@@ -134,14 +144,19 @@ class Runner:
             self._run_nims(run, dataset_id)
         except (KeyboardInterrupt, Interrupted):
             self.stop.set()
-            self._interrupted(run)
+            cancelled = self._interrupted(run)
             left = self.teardown_after_interrupt()
-            hint = f"Resume with `flywheel run --workload {run.workload_id}` (or --resume {run.id})."
+            if cancelled:
+                message = f"run {run.id} was cancelled (`flywheel runs cancel`); finished steps are kept"
+                hint = f"`flywheel run --workload {run.workload_id} --new` starts a new run."
+            else:
+                message = f"run {run.id} interrupted; finished steps are kept"
+                hint = f"Resume with `flywheel run --workload {run.workload_id}` (or --resume {run.id})."
             if left:
                 hint += f" Still deployed (take down with `flywheel deploy down MODEL`): {', '.join(left)}."
             elif not self.options.keep_deployments:
                 hint += " The deployments this run started were taken down."
-            raise Interrupted(f"run {run.id} interrupted; finished steps are kept", hint=hint) from None
+            raise Interrupted(message, hint=hint) from None
         except FlywheelError as exc:
             store.update_run(run.id, status="failed", finished_at=time.time(), error=exc.message)
             self.on_change()
@@ -199,6 +214,11 @@ class Runner:
             self.on_change()
             raise
         except (StepFailed, RemoteError, ConfigError, FlywheelError) as exc:
+            if self._cancelled():
+                # `runs cancel` stopped the remote job under us: that is the cancellation, not a failure of the step.
+                self.store.upsert_step(run.id, nim, stage, status="cancelled", error=exc.message, finished_at=time.time())
+                self.on_change()
+                raise Interrupted("the run was cancelled (`flywheel runs cancel`)") from None
             if isinstance(exc, RemoteError):
                 self._remote_failure = True
             self.store.upsert_step(run.id, nim, stage, status="failed", error=exc.message, finished_at=time.time())
@@ -303,6 +323,10 @@ class Runner:
             raise
         finally:
             pool.shutdown(wait=True)
+
+    def _cancelled(self) -> bool:
+        assert self.run is not None
+        return self.store.run(self.run.id).status == "cancelled"
 
     def _check_cancelled(self, run_id: str) -> None:
         if self.store.run(run_id).status == "cancelled":
@@ -441,13 +465,19 @@ class Runner:
                 continue  # unknown: leave the row as it is; the resumed run looks again
             self.store.update_job(job.id, status="cancelled", error="cancelled: the run was interrupted and its NIM taken down")
 
-    def _interrupted(self, run: RunRow) -> None:
+    def _interrupted(self, run: RunRow) -> bool:
+        """Record where the run stopped; True when it stopped because it was cancelled."""
+        cancelled = self._cancelled()
+        stopped = "cancelled" if cancelled else "interrupted"
         for step in self.store.run(run.id).steps:
-            if step.status == "running":
-                self.store.upsert_step(run.id, step.nim, step.stage, status="interrupted")
-        status = "cancelled" if self.store.run(run.id).status == "cancelled" else "interrupted"
-        self.store.update_run(run.id, status=status)
+            if step.status in ("running", "interrupted"):
+                self.store.upsert_step(run.id, step.nim, step.stage, status=stopped)
+        if cancelled:
+            self.store.update_run(run.id, finished_at=time.time())
+        else:
+            self.store.update_run(run.id, status="interrupted")
         self.on_change()
+        return cancelled
 
     def _finish(self, run: RunRow) -> RunOutcome:
         final = self.store.run(run.id)

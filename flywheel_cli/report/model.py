@@ -295,7 +295,7 @@ def _experiment(store: Store, nim: str, kind: str, steps: dict[str, StepRow]) ->
     samples = store.samples(job.id)
     for row in store.scores(job.id):
         metric = row["metric"]
-        ci = bootstrap_ci(samples.get(metric, []), seed_for(job.id, metric))
+        ci = bootstrap_ci(samples.get(metric, []), seed_for(f"{job.nim}|{job.eval_type}", metric))
         exp.scores[metric] = Score(
             metric=metric,
             value=float(row["normalised"]),

@@ -12,12 +12,14 @@ RESAMPLES = 1000
 LEVEL = 0.95
 
 
-def seed_for(job_id: int, metric: str) -> np.random.SeedSequence:
-    """The seed of one score's bootstrap: BASE_SEED combined with the first 8 bytes of sha256("<job_id>:<metric>").
+def seed_for(experiment: int | str, metric: str) -> np.random.SeedSequence:
+    """The seed of one score's bootstrap: BASE_SEED combined with the first 8 bytes of sha256("<experiment>:<metric>").
 
-    Python's `hash()` is salted per process, so a digest keeps the same report from the same state file identical.
+    `experiment` names what was measured (NIM and experiment), not a row id: a resumed run, whose rows were created in
+    another order, and an uninterrupted one must give the same intervals for the same samples. Python's `hash()` is
+    salted per process, so a digest keeps the same report identical across processes.
     """
-    digest = hashlib.sha256(f"{job_id}:{metric}".encode()).digest()
+    digest = hashlib.sha256(f"{experiment}:{metric}".encode()).digest()
     return np.random.SeedSequence([BASE_SEED, int.from_bytes(digest[:8], "big")])
 
 

@@ -131,18 +131,21 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
             served = None  # a flaky proxy is the wait's business below; this check is only a shortcut
         if served is not None and output not in served and job.nim not in served:
             # The adapter is served by its base NIM: without one, the wait below could only time out, an hour later.
-            raise StepFailed(
+            message = (
                 f"customization {job.remote_id} completed, but {output} cannot be served: its base model {job.nim} "
-                "is not served by the NIM proxy",
-                hint=f"`flywheel deploy up {job.nim}`, then run the same command again to wait for the adapter.",
+                "is not served by the NIM proxy"
             )
+            job = store.update_job(job.id, error=message)
+            ctx.notify(job)
+            hint = f"`flywheel deploy up {job.nim}`, then run the same command again to wait for the adapter."
+            raise StepFailed(message, hint=hint)
         wait_for(
             platform.served_models,
             done=lambda served: output in served,
             what=f"the customized model {output} to be served",
             **ctx.wait_kwargs(timeout=timeouts.served),
         )
-        job = store.update_job(job.id, detail={**job.detail, "served": True})
+        job = store.update_job(job.id, detail={**job.detail, "served": True}, error=None)
         ctx.notify(job)
     return job
 

@@ -17,7 +17,7 @@ def resolve_dataset(ctx: StepContext, workload_id: str, dataset: str | None) -> 
         if row.workload_id != workload_id:
             raise NotFoundError(
                 f"dataset {row.id} belongs to workload {row.workload_id!r}, not {workload_id!r}",
-                hint=f"`flywheel datasets list` shows the datasets of each workload.",
+                hint="`flywheel datasets list` shows the datasets of each workload.",
             )
         return row
     rows = ctx.store.list_datasets(workload_id)
@@ -30,8 +30,10 @@ def resolve_dataset(ctx: StepContext, workload_id: str, dataset: str | None) -> 
 
 
 def dataset_refs(ctx: StepContext, row: DatasetRow) -> dict[str, DatasetRef]:
-    """eval/icl/train references on this platform; uploads whatever is not there yet (a no-op when it is)."""
+    """eval/icl/train references on this platform; uploads whatever is not there yet (a no-op when it is).
+
+    The upload sets up the platform's scope before it sends anything, and so does every job create.
+    """
     from flywheel_cli.datasets.upload import upload_dataset
 
-    ctx.platform.ensure_scope()
     return upload_dataset(ctx.store, ctx.platform, row.id, endpoint=ctx.endpoint)

@@ -149,7 +149,7 @@ def wait_evaluation(ctx: StepContext, job: JobRow) -> JobRow:
         ],
         results.samples,
     )
-    job = store.update_job(job.id, status="completed", progress=100.0)
+    job = store.update_job(job.id, status="completed", progress=100.0, error=None)
     ctx.notify(job)
     return job
 

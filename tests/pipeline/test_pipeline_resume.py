@@ -36,20 +36,14 @@ def _steps(state: Path, run_id: str) -> dict[tuple[str, str], str]:
     return {(r["nim"], r["stage"]): r["status"] for r in query(state, "SELECT * FROM steps WHERE run_id = ?", (run_id,))}
 
 
-def _uninterrupted_scores(tmp: Path) -> dict[tuple[str, str], float]:
-    with Sandbox(speed=SPEED, seed=42) as sb:
-        fw = Flywheel(tmp / "state.db", write_config(tmp / "flywheel.toml", TWO_NIMS), sandbox_env(sb))
-        done = fw.run("--json", *run_args())
-        assert done.returncode == 0, done.stderr
-        assert creates(sb) == {"deployment": 2, "customization": 2, "evaluation": 6}
-        return scores_by_experiment(json.loads(done.stdout))
-
-
 @pytest.mark.slow
 def test_killed_during_customization_resumes_without_duplicates_and_same_scores(tmp_path: Path) -> None:
     (tmp_path / "killed").mkdir()
     (tmp_path / "clean").mkdir()
-    with Sandbox(speed=SPEED, seed=42) as sb:
+    # The uninterrupted run goes on meanwhile, on a fresh sandbox with the same seed.
+    with Sandbox(speed=SPEED, seed=42) as clean_sb, Sandbox(speed=SPEED, seed=42) as sb:
+        clean = Flywheel(tmp_path / "clean" / "state.db", write_config(tmp_path / "clean" / "flywheel.toml", TWO_NIMS), sandbox_env(clean_sb))
+        clean_proc = clean.start("--json", *run_args())
         fw = Flywheel(tmp_path / "killed" / "state.db", write_config(tmp_path / "killed" / "flywheel.toml", TWO_NIMS), sandbox_env(sb))
         proc = fw.start(*run_args())
         job = wait_until("the 1B customization to run", lambda: remote_job_running(fw.state, NIM_1B, "customize"), proc)
@@ -80,7 +74,12 @@ def test_killed_during_customization_resumes_without_duplicates_and_same_scores(
         assert len(query(fw.state, "SELECT id FROM runs")) == 1
         assert sb.state_summary()["deployments"] == []
 
-    assert scores_by_experiment(resumed) == _uninterrupted_scores(tmp_path / "clean")
+        out, err = clean_proc.communicate(timeout=60)
+        assert clean_proc.returncode == 0, err
+        assert creates(clean_sb) == {"deployment": 2, "customization": 2, "evaluation": 6}
+    uninterrupted = json.loads(out)
+    assert scores_by_experiment(resumed) == scores_by_experiment(uninterrupted)
+    assert [s for s in resumed["scores"]] == [s for s in uninterrupted["scores"]]
 
 
 
@@ -103,12 +102,13 @@ def test_sigterm_tears_down_and_the_resumed_run_deploys_again(tmp_path: Path) ->
         state = sb.state_summary()
         assert state["deployments"] == []
         # Training does not need the deployment: it goes on and the resumed run attaches to it.
-        assert [j["status"] for j in state["customization_jobs"]] == ["running"]
+        assert [j["status"] for j in state["customization_jobs"]] in (["running"], ["completed"])
         # Evaluations would have lost their model: each one either finished in time or was cancelled, none failed.
         evals = {j["id"]: j["status"] for j in state["evaluation_jobs"]}
         assert set(evals.values()) <= {"completed", "cancelling", "cancelled"}
         cancelled = query(fw.state, "SELECT remote_id FROM jobs WHERE kind = 'evaluation' AND status = 'cancelled'")
-        assert sorted(r["remote_id"] for r in cancelled) == sorted(i for i, st in evals.items() if st != "completed")
+        # (A job cancelled at the very moment it finished may still turn up completed in the sandbox; never failed.)
+        assert {i for i, st in evals.items() if st != "completed"} <= {r["remote_id"] for r in cancelled}
 
         done = fw.run("--json", *run_args())
 

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections import Counter
@@ -27,6 +28,7 @@ import httpx
 import orjson
 
 from flywheel_cli.sandbox import Sandbox
+from flywheel_cli.sandbox.api import Response
 from flywheel_cli.sandbox.faults import FAULT_MODES, FaultInjector
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,9 +59,70 @@ def configured_nims(count: int) -> list[dict[str, Any]]:
     return nims[:count]
 
 
+class WatchedSandbox(Sandbox):
+    """The sandbox with hooks for tests: it remembers every Authorization header it was sent (so a test can tell that
+    a token really travelled); it can hold back the answer to one chosen request after applying it (the moment when
+    a client that dies loses track of what it created); and it can fail chosen requests before applying them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.authorizations: set[str] = set()
+        self.held = threading.Event()
+        self._hold: tuple[str, str, bytes, float] | None = None
+        self._release = threading.Event()
+        self._failures: list[list[Any]] = []  # [method, path prefix, times left]
+        self._hook_lock = threading.Lock()
+
+    def hold(self, method: str, path_prefix: str, *, body_contains: bytes = b"", seconds: float = 60.0) -> None:
+        """Apply the next successful matching request, then keep its answer back until `release()` (or `seconds`)."""
+        self.held.clear()
+        self._release.clear()
+        self._hold = (method, path_prefix, body_contains, seconds)
+
+    def release(self) -> None:
+        self._hold = None
+        self._release.set()
+
+    def fail(self, method: str, path_prefix: str, times: int) -> None:
+        """Answer the next `times` matching requests with HTTP 503 without applying them."""
+        with self._hook_lock:
+            self._failures.append([method, path_prefix, times])
+
+    def handle(self, handler: Any, method: str, raw_path: str, body: bytes) -> None:
+        auth = handler.headers.get("Authorization")
+        with self._hook_lock:
+            if auth:
+                self.authorizations.add(auth)
+            failure = next((f for f in self._failures if f[2] > 0 and f[0] == method and raw_path.startswith(f[1])), None)
+            if failure is not None:
+                failure[2] -= 1
+        if failure is not None:
+            handler.send(Response(503, {"detail": "test fault"}))
+            return
+        super().handle(handler, method, raw_path, body)
+
+    def _dispatch(self, request: Any, control: bool) -> Any:
+        response = super()._dispatch(request, control)
+        hold = self._hold
+        if (
+            hold is not None
+            and request.method == hold[0]
+            and request.path.startswith(hold[1])
+            and hold[2] in request.body
+            and 200 <= response.status < 300
+        ):
+            with self._hook_lock:
+                if self._hold is not hold:
+                    return response
+                self._hold = None
+            self.held.set()
+            self._release.wait(hold[3])
+        return response
+
+
 @contextmanager
-def sandbox(speed: float, *, seed: int = MODEL_SEED) -> Iterator[Sandbox]:
-    with Sandbox(port=0, speed=speed, seed=seed) as sb:
+def sandbox(speed: float, *, seed: int = MODEL_SEED) -> Iterator[WatchedSandbox]:
+    with WatchedSandbox(port=0, speed=speed, seed=seed) as sb:
         yield sb
 
 
@@ -72,7 +135,7 @@ def set_faults(sb: Sandbox, rate: float, seed: int, *, hang: float = 0.6, slow: 
     sb.faults = FaultInjector(rate, seed, hang, slow, FAULT_MODES)
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     args: tuple[str, ...]
     returncode: int
@@ -84,7 +147,7 @@ class Result:
     def json(self) -> dict[str, Any]:
         return orjson.loads(self.stdout)
 
-    def __str__(self) -> str:
+    def __repr__(self) -> str:  # what an assertion message shows
         return f"flywheel {' '.join(self.args)} → exit {self.returncode}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
 
 
@@ -273,7 +336,9 @@ def flywheel_leftovers(sb: Sandbox) -> dict[str, list[str]]:
 
 # --- reports ----------------------------------------------------------------------------------------------------------
 
-_CUST_ID = re.compile(r"@cust-[0-9A-Za-z]+")
+# A customized model is named after its job, whose name holds a hash of the run it belongs to, and gets the
+# platform's job id appended: both differ between two equal runs.
+_CUST_ID = re.compile(r"-[0-9a-f]{8}-lora@cust-[0-9A-Za-z]+")
 _VOLATILE = {"id", "created_at", "finished_at", "runtime_seconds", "job_id", "endpoint"}
 
 
@@ -286,7 +351,7 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             return [clean(v) for v in value]
         if isinstance(value, str):
-            return _CUST_ID.sub("@cust-*", value)
+            return _CUST_ID.sub("-*-lora@cust-*", value)
         return value
 
     return clean(report)

@@ -39,7 +39,7 @@ def test_scores_carry_counts_and_seeded_intervals(store: Store, stored: StoredRu
             score = exp.scores[metric]
             assert (score.value, score.raw, score.count) == (value, value, len(samples))
             assert score.failed == sum(v is None for v in samples)
-            assert (score.ci_low, score.ci_high) == bootstrap_ci(samples, seed_for(job_id, metric))
+            assert (score.ci_low, score.ci_high) == bootstrap_ci(samples, seed_for(f"{nim}|{kind}", metric))
     cust = _exp(report, NIM_8B, "customized").scores["tool_calling_correctness"]
     assert (cust.count, cust.failed) == (100, 4)
 

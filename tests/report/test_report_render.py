@@ -116,24 +116,24 @@ run_id,workload_id,nim,experiment,metric,value,raw,count,failed,ci_low,ci_high,r
 {run},tool_router,{ref},reference,function_name_accuracy,1.0,1.0,,0,,,1.0,logged,,,,,true
 {run},tool_router,{ref},reference,function_name_and_args_accuracy,1.0,1.0,,0,,,1.0,logged,,,,,true
 {run},tool_router,{ref},reference,tool_calling_correctness,1.0,1.0,,0,,,1.0,logged,,,,,true
-{run},tool_router,{NIM_1B},base,function_name_accuracy,0.62,0.62,50,0,0.48,0.74,0.62,completed,,,426.6,,true
-{run},tool_router,{NIM_1B},base,function_name_and_args_accuracy,0.1,0.1,50,0,0.02,0.2,0.1,completed,,,426.6,,true
-{run},tool_router,{NIM_1B},base,tool_calling_correctness,0.3,0.3,50,2,0.18,0.44,0.3,completed,,,426.6,,true
+{run},tool_router,{NIM_1B},base,function_name_accuracy,0.62,0.62,50,0,0.48,0.7405,0.62,completed,,,426.6,,true
+{run},tool_router,{NIM_1B},base,function_name_and_args_accuracy,0.1,0.1,50,0,0.02,0.18,0.1,completed,,,426.6,,true
+{run},tool_router,{NIM_1B},base,tool_calling_correctness,0.3,0.3,50,2,0.18,0.42,0.3,completed,,,426.6,,true
 {run},tool_router,{NIM_1B},icl,function_name_accuracy,0.8,0.8,50,0,0.68,0.9,0.8,completed,,,95.0,,true
 {run},tool_router,{NIM_1B},icl,function_name_and_args_accuracy,0.2,0.2,50,0,0.1,0.32,0.2,completed,,,95.0,,true
-{run},tool_router,{NIM_1B},icl,tool_calling_correctness,0.5,0.5,50,0,0.36,0.64,0.5,completed,,,95.0,,true
+{run},tool_router,{NIM_1B},icl,tool_calling_correctness,0.5,0.5,50,0,0.36,0.6205,0.5,completed,,,95.0,,true
 {run},tool_router,{NIM_1B},customized,function_name_accuracy,,,,,,,,skipped,customize,{oom},,,true
 {run},tool_router,{NIM_1B},customized,function_name_and_args_accuracy,,,,,,,,skipped,customize,{oom},,,true
 {run},tool_router,{NIM_1B},customized,tool_calling_correctness,,,,,,,,skipped,customize,{oom},,,true
 {run},tool_router,{NIM_8B},base,function_name_accuracy,0.9,0.9,50,0,0.82,0.98,0.9,completed,,,3725.0,,true
-{run},tool_router,{NIM_8B},base,function_name_and_args_accuracy,0.4,0.4,50,0,0.28,0.54,0.4,completed,,,3725.0,,true
-{run},tool_router,{NIM_8B},base,tool_calling_correctness,0.7,0.7,50,0,0.58,0.82,0.7,completed,,,3725.0,,true
-{run},tool_router,{NIM_8B},icl,function_name_accuracy,0.92,0.92,50,0,0.84,0.9805,0.92,completed,,,42.4,,true
-{run},tool_router,{NIM_8B},icl,function_name_and_args_accuracy,0.44,0.44,50,0,0.32,0.58,0.44,completed,,,42.4,,true
-{run},tool_router,{NIM_8B},icl,tool_calling_correctness,0.76,0.76,50,0,0.64,0.86,0.76,completed,,,42.4,,true
+{run},tool_router,{NIM_8B},base,function_name_and_args_accuracy,0.4,0.4,50,0,0.2795,0.54,0.4,completed,,,3725.0,,true
+{run},tool_router,{NIM_8B},base,tool_calling_correctness,0.7,0.7,50,0,0.5795,0.82,0.7,completed,,,3725.0,,true
+{run},tool_router,{NIM_8B},icl,function_name_accuracy,0.92,0.92,50,0,0.84,0.98,0.92,completed,,,42.4,,true
+{run},tool_router,{NIM_8B},icl,function_name_and_args_accuracy,0.44,0.44,50,0,0.3,0.56,0.44,completed,,,42.4,,true
+{run},tool_router,{NIM_8B},icl,tool_calling_correctness,0.76,0.76,50,0,0.64,0.88,0.76,completed,,,42.4,,true
 {run},tool_router,{NIM_8B},customized,function_name_accuracy,0.97,0.97,100,0,0.93,1.0,0.97,completed,,,61.0,,true
-{run},tool_router,{NIM_8B},customized,function_name_and_args_accuracy,0.6,0.6,100,0,0.5,0.7,0.6,completed,,,61.0,,true
-{run},tool_router,{NIM_8B},customized,tool_calling_correctness,0.88,0.88,100,4,0.79,0.92,0.88,completed,,,61.0,,true
+{run},tool_router,{NIM_8B},customized,function_name_and_args_accuracy,0.6,0.6,100,0,0.5,0.69,0.6,completed,,,61.0,,true
+{run},tool_router,{NIM_8B},customized,tool_calling_correctness,0.88,0.88,100,4,0.78975,0.93,0.88,completed,,,61.0,,true
 """
     assert render(report, "csv") == expected
 
@@ -159,7 +159,7 @@ def test_markdown_has_table_verdict_and_says_simulated(report) -> None:
     assert table[0] == ("| NIM | experiment | function_name_accuracy | function_name_and_args_accuracy | "
                         "tool_calling_correctness | relative | runtime | status |")
     assert table[3] == (f"| {NIM_1B} | icl | 0.80 [0.68–0.90] n=50 | 0.20 [0.10–0.32] n=50 | "
-                        "0.50 [0.36–0.64] n=50 | 80.0% | 1m 35s | completed |")
+                        "0.50 [0.36–0.62] n=50 | 80.0% | 1m 35s | completed |")
     assert table[4] == (f"| {NIM_1B} | customized | – | – | – | – | – | skipped — customize failed: "
                         "customization job cust-1 failed: CUDA out of memory |")
     assert table[7].startswith(f"| **{NIM_8B}** | **customized** | **0.97 [0.93–1.00] n=100** |")

@@ -7,7 +7,11 @@ gets its own copy of it (the state file and the dataset files beside it), so eac
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +72,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     run("ingest", str(EXAMPLES))
     ids = {}
     for workload, eval_size, limit in (("tool_router", TOOL_EVAL, 120), ("chat_assistant", CHAT_EVAL, 60)):
-        built = run("--json", "datasets", "build", "--workload", workload, "--eval-size", str(eval_size), "--limit", str(limit))
+        sizes = ("--eval-size", str(eval_size), "--limit", str(limit))
+        built = run("--json", "datasets", "build", "--workload", workload, *sizes)
         ids[workload] = json.loads(built.stdout)["id"]
     return root / ".flywheel", ids
 
@@ -93,9 +98,15 @@ class Steps:
     def configure(self, extra: str) -> None:
         (self.tmp / "fw.toml").write_text(CONFIG + extra)
 
+    def mark(self) -> int:
+        """The request log's position now: `sb.request_log(mark)` is what came after."""
+        log = self.sb.request_log()
+        return log[-1]["seq"] if log else 0
+
     def creates(self, path: str) -> list[str]:
         """Ids of the resources a POST to `path` created, in order."""
-        return [e["created"]["id"] for e in self.sb.request_log() if e["method"] == "POST" and e["path"] == path and e["created"]]
+        log = self.sb.request_log()
+        return [e["created"]["id"] for e in log if e["method"] == "POST" and e["path"] == path and e["created"]]
 
     def calls(self, method: str, prefix: str) -> list[str]:
         return [e["path"] for e in self.sb.request_log() if e["method"] == method and e["path"].startswith(prefix)]
@@ -131,3 +142,18 @@ def steps(template: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: py
 def slow_steps(template: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Steps]:
     """Simulated time at 20× instead of 2000×: a customization takes seconds, long enough to interrupt."""
     yield from start(template, tmp_path, monkeypatch, speed=20.0)
+
+
+def interrupt_after_create(steps: Steps, path: str) -> threading.Thread:
+    """Send this process a real SIGINT (Ctrl-C) once a POST to `path` has created something and the wait has begun."""
+
+    def go() -> None:
+        deadline = time.monotonic() + 10
+        while not steps.creates(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread

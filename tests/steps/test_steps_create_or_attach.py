@@ -69,7 +69,8 @@ def test_a_creating_row_whose_job_exists_attaches_without_creating(store: Store)
     attached = attach(store, platform)
     assert (platform.finds, platform.creates) == (["job"], [])
     assert (attached.created, attached.remote) == (False, Remote("cust-early", "job", "running"))
-    assert (attached.job.remote_id, attached.job.status, attached.job.detail) == ("cust-early", "pending", {"raw_status": "running"})
+    job = attached.job
+    assert (job.remote_id, job.status, job.detail) == ("cust-early", "pending", {"raw_status": "running"})
     assert [(j.attempt, j.remote_id) for j in store.jobs()] == [(1, "cust-early")]
 
 

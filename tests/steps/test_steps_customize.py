@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
+import re
 import sqlite3
-import threading
-import time
 
 import pytest
 
-from .conftest import CUSTOMIZATIONS, NIM, Steps
+from .conftest import CUSTOMIZATIONS, NIM, Steps, interrupt_after_create
 
 CUSTOMIZE = ("customize", "--workload", "tool_router", "--nim", NIM)
 TRAIN_FILE = "train/training/train_data.jsonl"
@@ -52,7 +49,7 @@ def test_customize_from_fresh_state_then_again(steps: Steps) -> None:
     models = steps.remote("/nim/v1/models")["data"]
     assert job["output_model"] in [m["id"] for m in models]
 
-    before = len(steps.sb.request_log())
+    before = steps.mark()
     again = steps.json(*CUSTOMIZE)["customization"]
     assert (again["id"], again["remote_id"], again["status"]) == (job["id"], remote_id, "completed")
     assert steps.creates(CUSTOMIZATIONS) == [remote_id]
@@ -86,7 +83,10 @@ def _spoil_training_file(steps: Steps, dataset_id: str) -> str:
             "UPDATE dataset_files SET sha256 = ? WHERE dataset_id = ? AND path = ?",
             (hashlib.sha256(data).hexdigest(), dataset_id, TRAIN_FILE),
         )
-    return f"Dataset validation failed: training/train_data.jsonl line 3: messages[{last}].tool_calls[0].function.arguments must be a JSON object"
+    return (
+        "Dataset validation failed: training/train_data.jsonl line 3: "
+        f"messages[{last}].tool_calls[0].function.arguments must be a JSON object"
+    )
 
 
 def test_a_bad_training_file_fails_with_the_remote_reason(steps: Steps) -> None:
@@ -97,7 +97,8 @@ def test_a_bad_training_file_fails_with_the_remote_reason(steps: Steps) -> None:
     assert " ".join(failed.stderr.split()) == f"error: customization {remote_id} of {NIM} failed: {reason}"
     with steps.store() as store:
         [job] = store.jobs(kind="customization")
-    assert (job.status, job.remote_id, job.error) == ("failed", remote_id, f"customization {remote_id} of {NIM} failed: {reason}")
+    assert (job.status, job.remote_id) == ("failed", remote_id)
+    assert job.error == f"customization {remote_id} of {NIM} failed: {reason}"
     assert job.detail["raw_status"] == "failed"
 
 
@@ -110,9 +111,16 @@ def test_a_base_model_that_is_not_served_ends_the_wait_at_once(steps: Steps) -> 
         f"error: customization {remote_id} completed, but {output} cannot be served: its base model {NIM} is not "
         f"served by the NIM proxy `flywheel deploy up {NIM}`, then run the same command again to wait for the adapter."
     )
+    with steps.store() as store:
+        [job] = store.jobs(kind="customization")
+    assert (job.status, job.detail.get("served"), job.error) == (
+        "completed", None, f"customization {remote_id} completed, but {output} cannot be served: its base model {NIM} "
+        "is not served by the NIM proxy",
+    )
     steps.json("deploy", "up", NIM)
     served = steps.json(*CUSTOMIZE)["customization"]
     assert (served["remote_id"], served["output_model"], served["detail"]["served"]) == (remote_id, output, True)
+    assert served["error"] is None
     assert steps.creates(CUSTOMIZATIONS) == [remote_id]
 
 
@@ -136,24 +144,9 @@ def test_cancel_without_a_job_is_an_error(steps: Steps) -> None:
     assert unknown.stderr.splitlines()[0] == "error: NIM 'meta/nope' is not configured"
 
 
-def _interrupt_after_create(steps: Steps) -> threading.Thread:
-    """Send this process a real SIGINT (Ctrl-C) once the customization job exists and the wait has begun."""
-
-    def go() -> None:
-        deadline = time.monotonic() + 10
-        while not steps.creates(CUSTOMIZATIONS) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.2)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_ctrl_c_detaches_and_cancel_cancels(slow_steps: Steps, monkeypatch: pytest.MonkeyPatch) -> None:
     steps = slow_steps
-    thread = _interrupt_after_create(steps)
+    thread = interrupt_after_create(steps, CUSTOMIZATIONS)
     interrupted = steps.run(*CUSTOMIZE)
     thread.join()
     [remote_id] = steps.creates(CUSTOMIZATIONS)
@@ -182,7 +175,8 @@ def test_ctrl_c_detaches_and_cancel_cancels(slow_steps: Steps, monkeypatch: pyte
     assert (still["remote_id"], still["status"]) == (remote_id, job.status)
 
     cancelled = steps.json(*CUSTOMIZE, "--cancel")["customization"]
-    assert (cancelled["remote_id"], cancelled["status"], cancelled["error"]) == (remote_id, "cancelled", "cancelled by the user")
+    assert (cancelled["remote_id"], cancelled["status"]) == (remote_id, "cancelled")
+    assert cancelled["error"] == "cancelled by the user"
     assert steps.calls("POST", f"{CUSTOMIZATIONS}/") == [f"{CUSTOMIZATIONS}/{remote_id}/cancel"]
     assert steps.remote(f"{CUSTOMIZATIONS}/{remote_id}")["status"] in ("cancelling", "cancelled")
     assert steps.creates(CUSTOMIZATIONS) == [remote_id]
@@ -190,3 +184,25 @@ def test_ctrl_c_detaches_and_cancel_cancels(slow_steps: Steps, monkeypatch: pyte
     again = steps.run(*CUSTOMIZE, "--cancel")
     assert (again.exit_code, again.stderr.strip()) == (0, f"customization {remote_id} cancelled")
     assert len(steps.calls("POST", f"{CUSTOMIZATIONS}/")) == 1
+
+
+def test_live_progress_on_a_terminal(steps: Steps, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps.json("deploy", "up", NIM)
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    result = steps.run(*CUSTOMIZE)
+    assert result.exit_code == 0 and result.stdout == ""
+    [remote_id] = steps.creates(CUSTOMIZATIONS)
+    with steps.store() as store:
+        [job] = store.jobs(kind="customization")
+    # A live display redrawn in place (cursor hidden, line cleared), ending on the job's last state.
+    assert result.stderr.startswith("\x1b[?25l")
+    last = result.stderr.split("\r\x1b[2K")[-1].split("\n")[0]
+    *fields, elapsed = last.split()
+    assert fields == [
+        "customize", NIM, "completed", "100%", "epoch", "2", "step", "12",
+        "train", "loss", f"{job.detail['train_loss']:.3f}", "val", "loss", f"{job.detail['val_loss']:.3f}",
+        f"[{remote_id}]",
+    ]
+    assert re.fullmatch(r"\d+:\d\d:\d\d", elapsed)
+    assert f"{job.output_model} is served (customization {remote_id})" in result.stderr

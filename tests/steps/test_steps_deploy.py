@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from .conftest import BAD_TAG_NIM, DEPLOYMENTS, FAILING_NIM, NIM, Steps
+from .conftest import BAD_TAG_NIM, DEPLOYMENTS, FAILING_NIM, NIM, Steps, interrupt_after_create
 
 NAME = NIM.replace("/", "-")
 ONE = f"{DEPLOYMENTS}/flywheel/{NAME}"
@@ -27,7 +27,7 @@ def test_up_from_fresh_state_then_again_then_down(steps: Steps) -> None:
     assert log.index(("GET", ONE)) < log.index(("POST", DEPLOYMENTS))
     assert ("GET", "/nim/v1/models") in log
 
-    before = len(steps.sb.request_log())
+    before = steps.mark()
     again = steps.json("deploy", "up", NIM)
     assert again["deployment"]["id"] == dep["id"] and again["deployment"]["status"] == "ready"
     assert steps.creates(DEPLOYMENTS) == [f"flywheel/{NAME}"]  # attached, not re-created
@@ -64,6 +64,24 @@ def test_no_wait_then_a_second_call_finishes(steps: Steps) -> None:
     assert (first["status"], first["remote_id"], first["detail"].get("served")) == ("pending", NAME, None)
     second = steps.json("deploy", "up", NIM)["deployment"]
     assert (second["id"], second["status"], second["detail"]["served"]) == (first["id"], "ready", True)
+    assert steps.creates(DEPLOYMENTS) == [f"flywheel/{NAME}"]
+
+
+def test_ctrl_c_stops_waiting_and_the_deployment_goes_on(slow_steps: Steps) -> None:
+    steps = slow_steps
+    thread = interrupt_after_create(steps, DEPLOYMENTS)
+    interrupted = steps.run("deploy", "up", NIM)
+    thread.join()
+    assert (interrupted.exit_code, interrupted.stdout) == (130, "")
+    assert interrupted.stderr.splitlines() == [
+        f"error: stopped waiting for {NIM}; the deployment goes on",
+        f"`flywheel deploy up {NIM}` waits again; `flywheel deploy down {NIM}` removes it.",
+    ]
+    with steps.store() as store:
+        [job] = store.jobs(kind="deployment")
+    assert (job.remote_id, job.status) == (NAME, "pending")
+    again = steps.json("deploy", "up", NIM, "--no-wait")["deployment"]
+    assert (again["id"], again["status"]) == (job.id, "pending")
     assert steps.creates(DEPLOYMENTS) == [f"flywheel/{NAME}"]
 
 
@@ -182,3 +200,19 @@ def test_an_unknown_dms_status_ends_the_wait_but_an_unseen_one_does_not(
         assert done.exit_code == 0, done.stderr
         assert json.loads(done.stdout)["deployment"]["status"] == "ready"
         assert polls.call_count == 3
+
+
+def test_a_wait_that_runs_out_of_time_leaves_the_deployment_to_attach_to(
+    steps: Steps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLYWHEEL_TIMEOUTS__DEPLOY", "0.001")
+    timed_out = steps.run("deploy", "up", NIM)
+    assert timed_out.exit_code == 1
+    assert timed_out.stderr.splitlines()[0] == f"error: deployment of {NIM} did not finish within 0.001s"
+    with steps.store() as store:
+        [job] = store.jobs(kind="deployment")
+    assert (job.status, job.remote_id) == ("pending", NAME)
+    monkeypatch.delenv("FLYWHEEL_TIMEOUTS__DEPLOY")
+    done = steps.json("deploy", "up", NIM)["deployment"]
+    assert (done["id"], done["status"], done["error"]) == (job.id, "ready", None)
+    assert steps.creates(DEPLOYMENTS) == [f"flywheel/{NAME}"]

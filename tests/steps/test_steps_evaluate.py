@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def test_all_three_types_from_fresh_state_then_again(steps: Steps) -> None:
         }
         assert list(task["metrics"]) == ["tool-calling-accuracy"]  # no judge configured: no LLM-judge correctness
 
-    before = len(steps.sb.request_log())
+    before = steps.mark()
     again = steps.json(*TOOL, "--type", "all")
     assert [(j["id"], j["remote_id"], j["scores"]) for j in again["evaluations"]] == [
         (j["id"], j["remote_id"], j["scores"]) for j in out["evaluations"]
@@ -156,12 +157,16 @@ def test_a_failing_evaluation_exits_1_with_the_remote_reason(steps: Steps, monke
     steps.json("deploy", "up", NIM)
     failed = steps.run(*CHAT, "--type", "base")
     [remote_id] = steps.creates(EVALUATIONS)
-    reason = "judge 'meta/not-a-served-judge' answered HTTP 404: The model `meta/not-a-served-judge` does not exist or is not served."
+    reason = (
+        "judge 'meta/not-a-served-judge' answered HTTP 404: "
+        "The model `meta/not-a-served-judge` does not exist or is not served."
+    )
     assert (failed.exit_code, failed.stdout) == (1, "")
     assert " ".join(failed.stderr.split()) == f"error: evaluation {remote_id} (base) of {NIM} failed: {reason}"
     with steps.store() as store:
         [job] = store.jobs(kind="evaluation")
-        assert (job.status, job.error, store.scores(job.id)) == ("failed", f"evaluation {remote_id} (base) of {NIM} failed: {reason}", [])
+        assert (job.status, store.scores(job.id)) == ("failed", [])
+        assert job.error == f"evaluation {remote_id} (base) of {NIM} failed: {reason}"
 
 
 def test_the_judge_key_reaches_the_eval_config_and_nothing_else(steps: Steps, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,6 +200,29 @@ def test_the_judge_key_reaches_the_eval_config_and_nothing_else(steps: Steps, mo
     jobs = list(steps.sb.state.eval_jobs.values())
     assert len(jobs) == len(steps.creates(EVALUATIONS)) == 7
     for job in jobs:
-        keys = [m["params"]["model"]["api_endpoint"]["api_key"] for t in job.tasks for m in t.metrics.values() if m["type"] == "llm-judge"]
+        judges = [m for task in job.tasks for m in task.metrics.values() if m["type"] == "llm-judge"]
+        keys = [m["params"]["model"]["api_endpoint"]["api_key"] for m in judges]
         assert keys == [SECRET]
     assert len(steps.creates(CUSTOMIZATIONS)) == 1
+
+
+def test_a_wait_that_runs_out_of_time_leaves_the_job_to_attach_to(steps: Steps, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps.json("deploy", "up", NIM)
+    monkeypatch.setenv("FLYWHEEL_TIMEOUTS__JOB_TOTAL", "0.001")
+    timed_out = steps.run(*TOOL, "--type", "base")
+    [remote_id] = steps.creates(EVALUATIONS)
+    assert timed_out.exit_code == 1
+    message, hint = timed_out.stderr.splitlines()
+    assert re.fullmatch(
+        rf"error: evaluation {remote_id} \(base\) of {re.escape(NIM)} did not finish within 0.001s "
+        r"\(last progress \d+(\.\d+)?%\)",
+        message,
+    )
+    assert hint == "The remote work may still be running; run the command again to keep waiting."
+    with steps.store() as store:
+        [job] = store.jobs(kind="evaluation")
+    assert job.status in ("pending", "running") and job.remote_id == remote_id  # not "failed": nothing says so
+    monkeypatch.delenv("FLYWHEEL_TIMEOUTS__JOB_TOTAL")
+    done = steps.json(*TOOL, "--type", "base")["evaluations"][0]
+    assert (done["id"], done["remote_id"], done["status"], done["error"]) == (job.id, remote_id, "completed", None)
+    assert steps.creates(EVALUATIONS) == [remote_id]
