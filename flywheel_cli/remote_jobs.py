@@ -56,10 +56,9 @@ def create_or_attach(
     if job is not None and job.status in FAILED_STATES:
         if not retry_failed:
             return Attached(job, None, False)
-        attempt = job.attempt + 1
-        job = store.create_job(key=key, attempt=attempt, name=name(attempt), **fields)
+        job = _new_row(store, key, job.attempt + 1, name, fields)
     elif job is None:
-        job = store.create_job(key=key, attempt=1, name=name(1), **fields)
+        job = _new_row(store, key, 1, name, fields)
     elif job.remote_id is not None:
         return Attached(job, None, False)
 
@@ -71,3 +70,18 @@ def create_or_attach(
     made = create(job.name)
     job = store.update_job(job.id, **{"status": "pending", **extra(made), "remote_id": remote_id(made)})
     return Attached(job, made, True)
+
+
+def _new_row(store: Store, key: str, attempt: int, name: Callable[[int], str], fields: dict[str, Any]) -> JobRow:
+    import sqlite3
+
+    from flywheel_cli.errors import StateError
+
+    try:
+        return store.create_job(key=key, attempt=attempt, name=name(attempt), **fields)
+    except sqlite3.IntegrityError:
+        # Another flywheel process wrote the same row a moment ago and is creating this very job now.
+        raise StateError(
+            f"another flywheel process is starting the same job ({name(attempt)}) right now",
+            hint="Let it finish, then run this command again: it will attach to that job.",
+        ) from None

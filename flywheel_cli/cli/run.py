@@ -59,6 +59,7 @@ def run(
 
 
 def _with_sandbox(app_ctx: AppContext, options, fail_if_no_candidate: bool) -> None:
+    from flywheel_cli.errors import Interrupted
     from flywheel_cli.sandbox import Sandbox
 
     base = app_ctx.settings()
@@ -68,6 +69,12 @@ def _with_sandbox(app_ctx: AppContext, options, fail_if_no_candidate: bool) -> N
         app_ctx.info(f"sandbox: NMP emulator on {sb.url} (speed {base.sandbox.speed:g}x, scores are SIMULATED)")
         settings = app_ctx.settings(sandbox_overrides(base, sb.url, sb.nim_url))
         _execute(app_ctx, settings, options, fail_if_no_candidate)
+    except Interrupted as exc:
+        # This sandbox lives and dies with the process: there is nothing left to resume against.
+        raise Interrupted(
+            exc.message,
+            hint="The sandbox stopped with this run and its jobs are gone; `flywheel run --sandbox` again starts a new run.",
+        ) from None
     finally:
         sb.stop()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_env import (
+    FAST_ENV,
     NIM_1B,
     NIM_8B,
     NIM_STAGES,
@@ -79,7 +80,7 @@ def test_killed_during_customization_resumes_without_duplicates_and_same_scores(
         assert creates(clean_sb) == {"deployment": 2, "customization": 2, "evaluation": 6}
     uninterrupted = json.loads(out)
     assert scores_by_experiment(resumed) == scores_by_experiment(uninterrupted)
-    assert [s for s in resumed["scores"]] == [s for s in uninterrupted["scores"]]
+    assert resumed["scores"] == uninterrupted["scores"]
 
 
 
@@ -110,7 +111,7 @@ def test_sigterm_tears_down_and_the_resumed_run_deploys_again(tmp_path: Path) ->
         # (A job cancelled at the very moment it finished may still turn up completed in the sandbox; never failed.)
         assert {i for i, st in evals.items() if st != "completed"} <= {r["remote_id"] for r in cancelled}
 
-        done = fw.run("--json", *run_args())
+        done = fw.run("--json", *run_args("--resume", run_id))
 
         assert done.returncode == 0, done.stderr
         assert f"resuming {run_id} (interrupted)" in done.stderr
@@ -123,3 +124,25 @@ def test_sigterm_tears_down_and_the_resumed_run_deploys_again(tmp_path: Path) ->
         assert creates(sb) == {"deployment": 2, "customization": 1, "evaluation": 3 + len(cancelled)}
         assert created_ids(sb, "customization") == [job["remote_id"]]
         assert sb.state_summary()["deployments"] == []
+
+
+def test_an_interrupted_sandbox_run_is_not_resumed_against_a_new_sandbox(tmp_path: Path) -> None:
+    # `run --sandbox` starts its own emulator, on a new port each time, and it dies with the process.
+    fw = Flywheel(tmp_path / "state.db", write_config(tmp_path / "flywheel.toml", [(NIM_1B, "1.8.3")]), dict(FAST_ENV))
+    proc = fw.start(*run_args("--sandbox"), env={"FLYWHEEL_SANDBOX__SPEED": str(SPEED)})
+    wait_until("the customization to run", lambda: query(
+        fw.state, "SELECT 1 FROM steps WHERE stage = 'customize' AND status = 'running'"), proc)
+    code, err = kill(proc, signal.SIGTERM)
+    assert code == 130
+    assert err.rstrip().endswith(
+        "The sandbox stopped with this run and its jobs are gone; `flywheel run --sandbox` again starts a new run."
+    )
+
+    done = fw.run("--json", *run_args("--sandbox"), env={"FLYWHEEL_SANDBOX__SPEED": "1000"})
+
+    assert done.returncode == 0, done.stderr
+    assert "resuming" not in done.stderr
+    runs = fw.json("runs", "list")["runs"]
+    assert [r["status"] for r in runs] == ["completed", "interrupted"]
+    assert runs[0]["endpoint"] != runs[1]["endpoint"]
+    assert json.loads(done.stdout)["run"]["id"] == runs[0]["id"]

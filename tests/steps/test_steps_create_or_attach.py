@@ -128,3 +128,41 @@ def test_a_failed_job_is_retried_as_a_new_attempt_only_when_asked(store: Store) 
     assert (retried.created, retried.job.attempt, retried.job.name, retried.job.remote_id) == (True, 2, "job-a2", "cust-2")
     assert platform.creates == ["job", "job-a2"]
     assert [(j.attempt, j.status) for j in store.jobs()] == [(1, "failed"), (2, "pending")]
+
+
+def test_a_second_process_racing_for_the_same_job_gets_a_clear_message(tmp_path):
+    """Two processes write the same (key, attempt) row: the loser is told to wait, and creates nothing."""
+    import sqlite3
+
+    import pytest
+
+    from flywheel_cli.errors import StateError
+    from flywheel_cli.remote_jobs import create_or_attach
+    from flywheel_cli.state import open_store
+
+    store = open_store(tmp_path / "s.db")
+    other = sqlite3.connect(tmp_path / "s.db")
+    creates: list[str] = []
+    original = store.latest_job
+
+    def racing_latest(key):
+        # The other process inserts its row right after this one looked and found nothing.
+        found = original(key)
+        other.execute(
+            "INSERT INTO jobs (kind, key, attempt, name, platform, endpoint, status, created_at, updated_at)"
+            " VALUES ('evaluation', ?, 1, 'job-1', 'nmp', 'x', 'creating', 0, 0)",
+            (key,),
+        )
+        other.commit()
+        return found
+
+    store.latest_job = racing_latest  # type: ignore[method-assign]
+    with pytest.raises(StateError) as err:
+        create_or_attach(
+            store, key="k", name=lambda a: f"job-{a}", fields={"kind": "evaluation", "platform": "nmp", "endpoint": "x"},
+            find=lambda n: None, create=lambda n: creates.append(n) or n, remote_id=lambda r: r,
+        )
+    assert "another flywheel process is starting the same job (job-1)" in err.value.message
+    assert creates == []
+    other.close()
+    store.close()
