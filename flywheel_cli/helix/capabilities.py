@@ -56,8 +56,8 @@ class Capabilities:
             return self.evals_prefix
         if self.legacy_evaluation:
             raise RemoteError(
-                f"the platform at {base_url} only offers the 26.3-era evaluation API ({LEGACY_EVAL_PREFIX}/metric-jobs), "
-                "which flywheel does not speak",
+                f"the platform at {base_url} only offers the 26.3-era evaluation API "
+                f"({LEGACY_EVAL_PREFIX}/metric-jobs), which flywheel does not speak",
                 hint="Use NeMo Helix ≥ 0.7 (/apis/evals/v2) or an OSS NeMo Platform with /apis/evaluator/v2.",
             )
         raise RemoteError(

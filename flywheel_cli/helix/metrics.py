@@ -26,7 +26,9 @@ def digest(metric: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def bundle(metric: dict[str, Any], outputs: tuple[str, ...], *, secrets: dict[str, str] | None = None) -> dict[str, Any]:
+def bundle(
+    metric: dict[str, Any], outputs: tuple[str, ...], *, secrets: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "bundle_kind": "metric-bundle",
         "bundle_format_version": "v1",

@@ -27,6 +27,9 @@ def cancel_run(ctx: StepContext, run_id: str) -> CancelResult:
         run = store.run(run_id)
     except KeyError:
         raise UsageError(f"no run {run_id!r}", hint="`flywheel runs list` shows the runs.") from None
+    if run.status in ("completed", "cancelled"):
+        # A finished run keeps its status: its results stand, and it owns nothing that is still running.
+        raise UsageError(f"run {run_id} is {run.status}; there is nothing to cancel")
     store.update_run(run_id, status="cancelled")
     result = CancelResult(run_id, [], [], [])
     for job in store.jobs(run_id=run_id, live_only=True):
@@ -70,7 +73,13 @@ def leftovers(store: Store, platform: Platform, protected_runs: set[str]) -> lis
         for job in store.jobs(run_id=run_id):
             if job.remote_id:
                 protected_remote.add(job.remote_id)
+            if job.output_model:
+                protected_remote.add(job.output_model)
             protected_remote.add(job.name)
+        # The datasets it uploaded are not jobs, but its jobs read them.
+        dataset_id = store.run(run_id).dataset_id
+        if dataset_id:
+            protected_remote.update(u.name for u in store.dataset_uploads(dataset_id))
     out = []
     for res in platform.list_resources():
         if res.id in protected_remote or res.name in protected_remote:

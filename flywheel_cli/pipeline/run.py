@@ -164,10 +164,13 @@ class Runner:
         return self._finish(run)
 
     def _mark_stale_running(self, run_id: str) -> None:
-        """Steps left `running` by a killed process are re-entered (their remote jobs are re-attached)."""
+        """Steps left `running` by a killed process are re-entered (their remote jobs are re-attached). Skipped steps
+        are decided again: one skipped because an earlier step failed runs once that step is retried and succeeds."""
         for step in self.store.run(run_id).steps:
             if step.status in ("running", "interrupted"):
                 self.store.upsert_step(run_id, step.nim, step.stage, status="pending")
+            elif step.status == "skipped":
+                self.store.upsert_step(run_id, step.nim, step.stage, status="pending", detail={}, finished_at=None)
 
     def _ctx(self, nim: str, stage: str) -> StepContext:
         run = self.run
@@ -359,20 +362,24 @@ class Runner:
                 self._teardown(nim)
 
     def _redeploy_if_gone(self, nim: NimConfig) -> None:
-        """A resumed run whose deployment was taken down (Ctrl-C tears it down) deploys again before it goes on."""
+        """A resumed run whose deployment was taken down (Ctrl-C tears it down) deploys again before it goes on, and
+        a NIM deployed again in this pass is taken down again at its end."""
         from flywheel_cli.steps.deploy import GONE, deployment_key
 
         assert self.run is not None
         name = nim.model_name
         deploy = self.store.step(self.run.id, name, "deploy")
-        if deploy is None or deploy.status not in DONE:
-            return
-        needed = [self.store.step(self.run.id, name, s) for s in ("base", "icl", "customize", "customized")]
-        if all(s is not None and s.status in DONE for s in needed):
-            return
-        job = self.store.latest_job(deployment_key(self._ctx(name, "deploy"), nim))
-        if job is None or job.status in GONE:
+        if deploy is not None and deploy.status in DONE:
+            needed = [self.store.step(self.run.id, name, s) for s in ("base", "icl", "customize", "customized")]
+            if all(s is not None and s.status in DONE for s in needed):
+                return
+            job = self.store.latest_job(deployment_key(self._ctx(name, "deploy"), nim))
+            if job is not None and job.status not in GONE:
+                return
             self.store.upsert_step(self.run.id, name, "deploy", status="pending", finished_at=None)
+        teardown = self.store.step(self.run.id, name, "teardown")
+        if teardown is not None and teardown.status in DONE:
+            self.store.upsert_step(self.run.id, name, "teardown", status="pending", detail={}, finished_at=None)
 
     def _evaluate(self, nim: NimConfig, dataset_id: str, eval_type: str) -> bool:
         from flywheel_cli.steps.evaluate import evaluate
@@ -397,6 +404,11 @@ class Runner:
         if not nim.customization.enabled:
             self._skip(name, "customize", "customization is disabled for this NIM in the config")
             self._skip(name, "customized", "customization is disabled for this NIM in the config")
+            return
+        if "customize" not in self.platform.capabilities:
+            reason = f"this {self.platform.kind} platform cannot run customization (it needs GPUs)"
+            self._skip(name, "customize", reason)
+            self._skip(name, "customized", reason)
             return
         ok = self._step(
             name,

@@ -127,8 +127,9 @@ class RemoteResource:
 class Platform(Protocol):
     """One platform generation (NMP 25.x today). All methods raise flywheel_cli.errors.RemoteError on failure."""
 
-    kind: str  # "nmp"
-    simulated: bool  # True when the endpoint is the bundled sandbox: every score is simulated
+    kind: str  # "nmp" or "helix"
+    simulated: bool  # True when the models evaluated are the bundled sandbox's: every score is simulated
+    capabilities: frozenset[str]  # of "evaluate", "customize", "deploy": what this platform can run here
 
     def close(self) -> None: ...
 

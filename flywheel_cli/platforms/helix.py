@@ -284,7 +284,7 @@ class HelixPlatform:
         body = customization.job_body(
             caps.customization,
             name=names.job_name(request.name),
-            model=self._entity_ref(request.nim.model_name),
+            model=self._model_id(request.nim.model_name),  # the base model entity, "ws/entity"
             dataset=request.dataset.uri,
             output_name=output,
             nim=request.nim,
@@ -399,9 +399,8 @@ class HelixPlatform:
             ours = {_deployment_name(nim) for nim in self._settings.nims}
             for dep in self.models.deployments(ws):
                 if dep.get("name") in ours:
-                    resources.append(
-                        RemoteResource("deployment", f"{ws}/{dep['name']}", str(dep["name"]), str(dep.get("status", "")))
-                    )
+                    name = str(dep["name"])
+                    resources.append(RemoteResource("deployment", f"{ws}/{name}", name, str(dep.get("status", ""))))
         jobs = self._customizations()
         for job in jobs.list(ws) if jobs is not None else []:
             fields = job.get("custom_fields") or {}
@@ -481,9 +480,6 @@ class HelixPlatform:
         except NotFound:
             pass
         return f"{ws}/{names.entity_name(model)}"
-
-    def _entity_ref(self, model: str) -> str:
-        return self._model_id(model)
 
     def _judge_metric(self, request: EvaluationRequest, *, tool_calling: bool) -> dict[str, Any]:
         judge = request.judge

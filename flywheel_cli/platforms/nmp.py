@@ -44,6 +44,7 @@ class NmpPlatform:
     """NMP 25.x behind the neutral Platform interface. Every method raises RemoteError (NmpError) on failure."""
 
     kind = "nmp"
+    capabilities = frozenset({"evaluate", "customize", "deploy"})
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._settings = settings

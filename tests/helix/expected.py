@@ -22,15 +22,16 @@ def scores(reference: list[dict[str, Any]], message: dict[str, Any]) -> tuple[fl
     names_match = set(expected_args) == {c["function"]["name"] for c in predicted}
     name_score = 1.0 if names_match else 0.0
     try:
-        parsed = {
-            c["function"]["name"]: json.loads(c["function"]["arguments"]) if c["function"].get("arguments") is not None else {}
-            for c in predicted
-        }
+        parsed = {c["function"]["name"]: _arguments(c["function"].get("arguments")) for c in predicted}
     except (json.JSONDecodeError, TypeError):
         return name_score, None
     if not names_match:
         return name_score, 0.0
     return name_score, 1.0 if all(parsed.get(name) == args for name, args in expected_args.items()) else 0.0
+
+
+def _arguments(raw: Any) -> Any:
+    return {} if raw is None else json.loads(raw)
 
 
 def expected_samples(

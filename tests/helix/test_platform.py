@@ -84,8 +84,10 @@ def served(mock: respx.MockRouter) -> None:
     mock.get(PROVIDERS).respond(json=page(provider()))
 
 
-def test_it_is_a_platform(mock: respx.MockRouter, platform: HelixPlatform) -> None:
+def test_it_is_a_platform(mock: respx.MockRouter, platform: HelixPlatform, monkeypatch: pytest.MonkeyPatch) -> None:
     mock.get(PROVIDERS).respond(json=page())  # the Protocol check reads `simulated`
+    # ... and `capabilities`, which asks the live server (tested on its own below); here only the shape matters.
+    monkeypatch.setattr(HelixPlatform, "capabilities", property(lambda self: frozenset({"evaluate"})))
     assert isinstance(platform, Platform)
     assert platform.kind == "helix"
     assert repr(platform) == f"HelixPlatform(base_url='{BASE}', workspace='{WS}')"

@@ -177,3 +177,10 @@ def test_runs_show_unknown_run_is_not_found(finished: Finished) -> None:
     done = finished.flywheel.run("runs", "show", "run-00000000")
     assert done.returncode == 1
     assert "error: no run 'run-00000000'" in done.stderr
+
+
+def test_a_completed_run_cannot_be_cancelled(finished: Finished) -> None:
+    done = finished.flywheel.run("runs", "cancel", finished.run_id)
+    assert done.returncode == 2
+    assert done.stderr == f"error: run {finished.run_id} is completed; there is nothing to cancel\n"
+    assert finished.flywheel.json("runs", "show", finished.run_id)["run"]["status"] == "completed"

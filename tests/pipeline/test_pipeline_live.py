@@ -42,10 +42,13 @@ def test_a_second_run_on_the_same_state_file_is_refused_and_names_the_holder(cli
         fw = _flywheel(tmp_path, sb)
         proc = fw.start(*run_args())
         try:
-            wait_until("the deployment to start", _step_running(fw, "deploy"), proc)
+            job = wait_until("the customization to run", lambda: remote_job_running(fw.state, NIM_1B, "customize"), proc)
             result = cli("--state", str(fw.state), "--config", str(fw.config), "run", "--workload", "tool_router",
                          env=sandbox_env(sb))
             assert RunLock(fw.state).held_elsewhere()
+            # What the live run made is its own: cleanup leaves it alone, its uploaded datasets included.
+            live = cli("--state", str(fw.state), "--config", str(fw.config), "--json", "cleanup", "--yes", env=sandbox_env(sb))
+            state = sb.state_summary()
         finally:
             code, _ = kill(proc, signal.SIGKILL)
     assert result.exit_code == 1
@@ -54,6 +57,11 @@ def test_a_second_run_on_the_same_state_file_is_refused_and_names_the_holder(cli
     assert first.endswith(" workload tool_router)")
     assert hint == "Wait for it to finish, or stop it (Ctrl-C) and resume later; `flywheel runs list` shows runs."
     assert len(query(fw.state, "SELECT id FROM runs")) == 1
+    assert live.exit_code == 0, live.stderr
+    assert json.loads(live.stdout)["protected_runs"] == [job["run_id"]]
+    assert json.loads(live.stdout)["found"] == []
+    assert (len(state["datasets"]), len(state["deployments"])) == (3, 1)
+    assert [j["status"] for j in state["customization_jobs"]] in (["running"], ["completed"])  # not cancelled
     # kill -9 leaves no stale lock behind: the kernel released it with the process.
     assert code == -signal.SIGKILL
     assert not RunLock(fw.state).held_elsewhere()

@@ -54,6 +54,22 @@ def test_a_failed_deployment_leaves_the_other_nims_results_and_the_run_partial(t
         )
         assert sb.state_summary()["deployments"] == []
 
+        # Fixed in the config, the same command retries what failed and runs what was skipped because of it.
+        write_config(fw.config, [(NIM_1B, "1.8.3"), (NIM_8B, "1.8.3")])
+        again = fw.run("--json", *run_args())
+
+        assert again.returncode == 0, again.stderr
+        assert f"resuming {run_id} (partial)" in again.stderr
+        final = json.loads(again.stdout)
+        assert (final["run"]["id"], final["run"]["status"], final["run"]["error"]) == (run_id, "completed", None)
+        assert [(e["nim"], e["experiment"], e["status"]) for e in final["experiments"]] == [
+            (nim, exp, "completed") for nim in (NIM_1B, NIM_8B) for exp in EXPERIMENTS
+        ]
+        # Only the 1B work was done again; the 8B results are the ones from the first pass.
+        assert creates(sb) == {"deployment": 3, "customization": 2, "evaluation": 6}
+        assert [s for s in final["scores"] if s["nim"] == NIM_8B] == [s for s in report["scores"] if s["nim"] == NIM_8B]
+        assert sb.state_summary()["deployments"] == []
+
 
 def test_fail_if_no_candidate_exits_3_when_the_threshold_is_above_every_candidate(tmp_path: Path) -> None:
     with Sandbox(speed=1000, seed=42) as sb:

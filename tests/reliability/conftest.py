@@ -11,11 +11,14 @@ Tests marked `reliability` are the long trials: they run only when selected with
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from reliability_harness import EXAMPLES, Flywheel, comparable, filler_logs, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "benchmarks" / "out"
@@ -74,6 +77,33 @@ class Tally:
 
 _tally: dict[str, Tally] = {}
 _selection = {"long": False}
+
+
+@pytest.fixture(scope="session")
+def filler(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 records of another workload: enough to make `ingest` last long enough to be killed in."""
+    return filler_logs(tmp_path_factory.mktemp("filler") / "filler.jsonl", 20_000)
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """`reference(nims=N)`: the comparable report of an uninterrupted, fault-free run on the examples (computed once).
+
+    Scores depend on the records, the config and the sandbox's model seed, not on its speed, so one reference serves
+    every scenario whatever speed its trials run at.
+    """
+    cache: dict[int, dict[str, Any]] = {}
+
+    def get(*, nims: int) -> dict[str, Any]:
+        if nims not in cache:
+            with sandbox(1000.0) as sb:
+                fw = Flywheel(tmp_path_factory.mktemp(f"reference-{nims}"), sb, nims=nims)
+                result = fw("--json", *fw.run_cmd(logs=(EXAMPLES,)), timeout=300)
+                assert result.returncode == 0, result
+                cache[nims] = comparable(result.json)
+        return cache[nims]
+
+    return get
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -126,7 +126,7 @@ def sandbox(speed: float, *, seed: int = MODEL_SEED) -> Iterator[WatchedSandbox]
         yield sb
 
 
-def set_faults(sb: Sandbox, rate: float, seed: int, *, hang: float = 0.6, slow: float = 0.15) -> None:
+def set_faults(sb: Sandbox, rate: float, seed: int, *, hang: float = 0.4, slow: float = 0.1) -> None:
     """Change the sandbox's faults in place (its models keep their seed): every mode, on every endpoint.
 
     A "timeout" fault hangs longer than the client's read timeout (FLYWHEEL_NMP__TIMEOUT_SECONDS, see `Flywheel`),
@@ -175,7 +175,7 @@ class Flywheel:
             FLYWHEEL_NIMS=orjson.dumps(configured_nims(nims)).decode(),
             FLYWHEEL_TIMEOUTS__POLL_INTERVAL="0.02",
             FLYWHEEL_TIMEOUTS__MAX_POLL_INTERVAL="0.2",
-            FLYWHEEL_NMP__TIMEOUT_SECONDS="0.5",
+            FLYWHEEL_NMP__TIMEOUT_SECONDS="0.3",
         )
         if sb is not None:
             self._env.update(
@@ -294,18 +294,10 @@ def sandbox_state(sb: Sandbox) -> dict[str, Any]:
 _ATTEMPT = re.compile(r"-a\d+$")
 
 
-def remote_jobs(sb: Sandbox) -> dict[str, Counter[str]]:
-    """Remote jobs by purpose: name without its attempt suffix (evaluation, customization); deployment creates by name.
-
-    A purpose counted twice is a duplicate: flywheel launched the same work again.
-    """
-    with sb.state.lock:
-        evals = Counter(_ATTEMPT.sub("", _eval_name(j.doc)) for j in sb.state.eval_jobs.values())
-        custs = Counter(_ATTEMPT.sub("", str(j.doc.get("name"))) for j in sb.state.cust_jobs.values())
-    deploys = Counter(
-        e["created"]["id"] for e in sb.request_log() if e.get("created") and e["created"]["kind"] == "deployment"
-    )
-    return {"evaluation": evals, "customization": custs, "deployment": deploys}
+def last_seq(sb: Sandbox) -> int:
+    """The request log's position now: pass it to `duplicates` before each flywheel invocation."""
+    log = sb.request_log()
+    return log[-1]["seq"] if log else 0
 
 
 def _eval_name(doc: dict[str, Any]) -> str:
@@ -313,8 +305,30 @@ def _eval_name(doc: dict[str, Any]) -> str:
     return str((doc.get("custom_fields") or {}).get("flywheel_name") or doc.get("name"))
 
 
-def duplicates(sb: Sandbox) -> dict[str, dict[str, int]]:
-    return {kind: {k: n for k, n in c.items() if n > 1} for kind, c in remote_jobs(sb).items() if any(n > 1 for n in c.values())}
+def duplicates(sb: Sandbox, marks: tuple[int, ...] = (0,)) -> dict[str, dict[str, int]]:
+    """Remote work launched twice: an evaluation or customization job created twice for the same purpose (its name
+    without the attempt suffix) at any time, or a deployment created twice by one flywheel invocation (`marks` are
+    the request-log positions where each invocation started; a resumed run may deploy a NIM again after the run
+    before it took it down)."""
+    with sb.state.lock:
+        evals = Counter(_ATTEMPT.sub("", _eval_name(j.doc)) for j in sb.state.eval_jobs.values())
+        custs = Counter(_ATTEMPT.sub("", str(j.doc.get("name"))) for j in sb.state.cust_jobs.values())
+    found: dict[str, dict[str, int]] = {}
+    for kind, counts in (("evaluation", evals), ("customization", custs)):
+        twice = {k: n for k, n in counts.items() if n > 1}
+        if twice:
+            found[kind] = twice
+    log = sb.request_log()
+    bounds = [*marks, float("inf")]
+    for start, end in zip(bounds, bounds[1:]):
+        creates = Counter(
+            e["created"]["id"] for e in log
+            if start < e["seq"] <= end and e.get("created") and e["created"]["kind"] == "deployment"
+        )
+        twice = {k: n for k, n in creates.items() if n > 1}
+        if twice:
+            found.setdefault("deployment", {}).update(twice)
+    return found
 
 
 def flywheel_leftovers(sb: Sandbox) -> dict[str, list[str]]:
