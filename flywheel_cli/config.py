@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from flywheel_cli.errors import ConfigError
 
@@ -314,12 +314,23 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
             ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {config_path}: {exc.strerror or exc}",
+                hint="Pass --config with the path of a TOML file.",
+            ) from None
     try:
         settings = Settings(**file_data)  # the file, then FLYWHEEL_* env over it
         if overrides:
             # Flags win over env: validate the merged values without re-reading the environment.
             settings = _Merged(**_deep_merge(settings.model_dump(), overrides))
         return settings
+    except SettingsError as exc:
+        # A FLYWHEEL_* variable holding a list or table (e.g. FLYWHEEL_NIMS) must be valid JSON.
+        raise ConfigError(
+            f"invalid configuration in the environment: {exc}",
+            hint="Complex values such as FLYWHEEL_NIMS are JSON, e.g. '[{\"model_name\": \"meta/llama-3.2-1b-instruct\"}]'.",
+        ) from None
     except ValidationError as exc:
         raise ConfigError(
             _format_validation_error(exc, f"{source} + FLYWHEEL_* environment"),

@@ -45,7 +45,17 @@ def _type_name(value: Any) -> str:
     )
 
 
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: later dates are corrupt data, and Python cannot show them
+
+
 def _timestamp(value: Any) -> int:
+    seconds = _timestamp_value(value)
+    if not 0 <= seconds <= MAX_TIMESTAMP:
+        raise Invalid(f"timestamp {value!r} is out of range (expected epoch seconds between 1970 and 9999)")
+    return seconds
+
+
+def _timestamp_value(value: Any) -> int:
     if isinstance(value, bool):
         raise Invalid("timestamp must be epoch seconds or an ISO-8601 string, got a boolean")
     if isinstance(value, int):
@@ -55,6 +65,8 @@ def _timestamp(value: Any) -> int:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise Invalid("timestamp is not a finite number")
+        if value > 10**11:  # milliseconds
+            value /= 1000
         return int(value)
     if isinstance(value, str):
         text = value.strip()
@@ -64,7 +76,10 @@ def _timestamp(value: Any) -> int:
             raise Invalid(f"timestamp {value[:40]!r} is not epoch seconds or ISO-8601") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return int(parsed.timestamp())
+        try:
+            return int(parsed.timestamp())
+        except (OverflowError, ValueError):
+            raise Invalid(f"timestamp {value[:40]!r} is out of range") from None
     raise Invalid(f"timestamp must be epoch seconds or an ISO-8601 string, got {_type_name(value)}")
 
 
