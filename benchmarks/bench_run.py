@@ -8,7 +8,9 @@ polls follow the interval and its backoff, never a busy loop), and flywheel's CP
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import sys
 from collections import defaultdict
 from datetime import datetime
@@ -89,6 +91,11 @@ def main() -> dict[str, Any]:
     logs = OUT / f"run-logs-{RECORDS}.jsonl"
     if not logs.exists():
         write(str(logs), RECORDS)
+    plan = json.loads(subprocess.run(
+        [str(BIN / "flywheel"), "--state", str(OUT / "run-plan.db"), "--config", str(CONFIG), "--json", "run",
+         "--workload", WORKLOAD, "--logs", str(logs), "--dry-run"],
+        capture_output=True, text=True, check=True,
+    ).stdout)
     results = [run_once(speed, logs, OUT / "run") for speed in SPEEDS]
     shutil.rmtree(OUT / "run", ignore_errors=True)
     fast, slow = results
@@ -96,6 +103,7 @@ def main() -> dict[str, Any]:
     result = {
         "records": RECORDS,
         "workload": WORKLOAD,
+        "splits": plan["splits"],  # what the workload kept after curation (duplicates, other workload) and split
         "nims": 3,
         "poll": {"interval_sim_s": POLL_S, "max_interval_sim_s": MAX_POLL_S},
         "runs": results,
@@ -113,7 +121,8 @@ def main() -> dict[str, Any]:
         rows.append((f"{r['speed']:g}x: GETs per remote job", per_kind))
         rows.append((f"{r['speed']:g}x: requests", f"{r['requests']} ({r['gets']} GETs, {r['served_model_polls']} model-list polls)"))
     rows.append(("GETs per job, 100x ÷ 1000x (goal ≈ 1: no busy-wait)", "  ".join(f"{k} {v:g}" for k, v in growth.items())))
-    report(f"run: {RECORDS:,} records, 3 NIMs, sandbox at {' and '.join(f'{s:g}x' for s in SPEEDS)}", rows)
+    splits = ", ".join(f"{k} {v}" for k, v in plan["splits"].items())
+    report(f"run: {RECORDS:,} records ({splits}), 3 NIMs, sandbox at {' and '.join(f'{s:g}x' for s in SPEEDS)}", rows)
     save("run", result)
     return result
 

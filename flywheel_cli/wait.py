@@ -1,7 +1,8 @@
 """Polling a remote job or deployment until it is done: one helper for every step, on any platform.
 
-The interval backs off from `interval` to `max_interval` while nothing moves and snaps back when progress moves,
-so a fast job is seen finishing quickly and a slow one is not hammered. Two clocks bound the wait: the total
+The interval backs off from `interval` to `max_interval` and stays there, whether or not progress moves: jobs
+report progress on nearly every poll, so snapping back on progress would poll a six-hour LoRA job every few seconds.
+The cost is that completion is noticed up to one `max_interval` late. Two clocks bound the wait: the total
 `timeout`, and the `stall_timeout` that restarts whenever progress moves (a long job that keeps moving is fine; one
 stuck at 40 % for an hour is not). A poll that fails transiently (no answer, 5xx after the client's own retries)
 counts as "nothing moved" instead of ending a wait of hours.
@@ -78,7 +79,6 @@ def wait_for(
             if moved is not None and moved != seen:
                 if seen is not _UNSEEN:
                     last_move = clock()
-                    current = interval
                 seen = moved
         now = clock()
         if now - start >= timeout:

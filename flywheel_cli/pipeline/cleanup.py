@@ -68,6 +68,11 @@ def live_run_ids(store: Store, lock_held: bool) -> set[str]:
 
 def leftovers(store: Store, platform: Platform, protected_runs: set[str]) -> list[RemoteResource]:
     """flywheel-created resources on the platform that no live run owns."""
+    from flywheel_cli.datasets.upload import KINDS, remote_name
+
+    # Listed before the state is read: a run writes a job's row before it asks for the job, so whatever this list
+    # holds of a live run's is already in the state file below.
+    resources = platform.list_resources()
     protected_remote: set[str] = set()
     for run_id in protected_runs:
         for job in store.jobs(run_id=run_id):
@@ -76,13 +81,15 @@ def leftovers(store: Store, platform: Platform, protected_runs: set[str]) -> lis
             if job.output_model:
                 protected_remote.add(job.output_model)
             protected_remote.add(job.name)
-        # The datasets it uploaded are not jobs, but its jobs read them.
-        dataset_id = store.run(run_id).dataset_id
-        if dataset_id:
-            protected_remote.update(u.name for u in store.dataset_uploads(dataset_id))
+        # The datasets it uploads are not jobs, but its jobs read them.
+        run = store.run(run_id)
+        if run.dataset_id:
+            protected_remote.update(remote_name(kind, run.workload_id, run.dataset_id) for kind in KINDS)
+            protected_remote.update(u.name for u in store.dataset_uploads(run.dataset_id))
     out = []
-    for res in platform.list_resources():
-        if res.id in protected_remote or res.name in protected_remote:
+    for res in resources:
+        # A label can name the owner: an output model carries the name of the customization job that made it.
+        if {res.id, res.name, *res.labels.values()} & protected_remote:
             continue
         if res.labels.get("run") in protected_runs:
             continue

@@ -9,7 +9,6 @@ launched twice.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flywheel_cli.config import NimConfig, Settings
-from flywheel_cli.errors import ConfigError, FlywheelError, Interrupted, RemoteError, StepFailed, UsageError
+from flywheel_cli.errors import ConfigError, ExitCode, FlywheelError, Interrupted, RemoteError, StepFailed, UsageError
 from flywheel_cli.platforms.base import Platform
 from flywheel_cli.state.runs import JobRow, RunRow
 from flywheel_cli.state.store import Store
@@ -258,9 +257,9 @@ class Runner:
                     self.store.upsert_step(run.id, nim.model_name, stage, status="pending")
         if self.options.logs:
             if not self._step("", "ingest", self._ingest):
-                raise StepFailed(self._error("", "ingest"))
+                raise self._failed("", "ingest")
         if not self._step("", "datasets", lambda: self._datasets(run)):
-            raise StepFailed(self._error("", "datasets"))
+            raise self._failed("", "datasets")
         dataset_id = self.store.run(run.id).dataset_id
         assert dataset_id is not None
         row = self.store.get_dataset_row(dataset_id)
@@ -270,8 +269,15 @@ class Runner:
             return {"datasets": {kind: ref.uri for kind, ref in refs.items()}}
 
         if not self._step("", "upload", upload):
-            raise StepFailed(self._error("", "upload"))
+            raise self._failed("", "upload")
         return dataset_id
+
+    def _failed(self, nim: str, stage: str) -> StepFailed:
+        """The error that ends the run when a step every NIM needs has failed; exit 4 when a service was the cause."""
+        err = StepFailed(self._error(nim, stage))
+        if self._remote_failure:
+            err.exit_code = ExitCode.REMOTE
+        return err
 
     def _error(self, nim: str, stage: str) -> str:
         assert self.run is not None
@@ -433,6 +439,7 @@ class Runner:
             reason = "it was deployed before flywheel came" if job and job.detail.get("preexisting") else "nothing to take down"
             self._skip(name, "teardown", reason)
             return
+        self._cancel_evaluations_of(nim)  # ones whose wait ran out: they would fail without their model anyway
         self._step(name, "teardown", lambda: (deploy_down(ctx, nim) and None) or {"deployment": nim.deployment_name})
 
     # -- endings ----------------------------------------------------------------------------------------------------
@@ -457,8 +464,9 @@ class Runner:
         return left
 
     def _cancel_evaluations_of(self, nim: NimConfig) -> None:
-        """Evaluations still running against a deployment about to go would fail under it. Cancel them and record it,
-        so the resumed run starts them again instead of attaching to jobs that lost their model."""
+        """Evaluations still running against a deployment about to go would fail under it (after Ctrl-C, or when a
+        wait timed out). Cancel them and record it, so the resumed run starts them again instead of attaching to jobs
+        that lost their model."""
         from flywheel_cli.platforms.base import JobState
 
         assert self.run is not None

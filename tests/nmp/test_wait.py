@@ -57,7 +57,7 @@ def test_interval_backs_off_while_nothing_moves() -> None:
     assert clock.sleeps == [2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
 
 
-def test_interval_resets_when_progress_moves() -> None:
+def test_interval_keeps_backing_off_when_progress_moves() -> None:
     clock = FakeClock()
     progress = [0, 0, 0, 10, 10, 10, 20]
     fetch = sequence([job(JobState.RUNNING, p) for p in progress] + [job(JobState.COMPLETED, 100)])
@@ -73,7 +73,8 @@ def test_interval_resets_when_progress_moves() -> None:
         sleep=clock.sleep,
         clock=clock,
     )
-    assert clock.sleeps == [1.0, 2.0, 4.0, 1.0, 2.0, 4.0, 1.0]
+    # Progress moving does not bring the polling back to the first interval: requests per job stay bounded.
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert updates == [0, 0, 0, 10, 10, 10, 20, 100]
 
 

@@ -45,7 +45,8 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Finished]:
     tmp = tmp_path_factory.mktemp("complete")
     with Sandbox(speed=1000, seed=42) as sb:
         fw = Flywheel(tmp / "state.db", write_config(tmp / "flywheel.toml", [(NIM_1B, "1.8.3"), (NIM_8B, "1.8.3")]), sandbox_env(sb))
-        done = fw.run("--json", *run_args())
+        # Both NIMs at once: the parallel path, and a shorter test.
+        done = fw.run("--json", *run_args("--max-parallel-nims", "2"))
         assert done.returncode == 0, done.stderr
         output = json.loads(done.stdout)
         yield Finished(sb, fw, done, output, output["run"]["id"])

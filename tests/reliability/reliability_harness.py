@@ -126,12 +126,14 @@ def sandbox(speed: float, *, seed: int = MODEL_SEED) -> Iterator[WatchedSandbox]
         yield sb
 
 
+# With faults on, flywheel's HTTP timeout is cut to this (FLYWHEEL_NMP__TIMEOUT_SECONDS), so that a "timeout" fault
+# (a hang of `hang` seconds, see `set_faults`) really times the client out; "slow" answers stay under it.
+FAULT_CLIENT_TIMEOUT = {"FLYWHEEL_NMP__TIMEOUT_SECONDS": "0.3"}
+
+
 def set_faults(sb: Sandbox, rate: float, seed: int, *, hang: float = 0.4, slow: float = 0.1) -> None:
     """Change the sandbox's faults in place (its models keep their seed): every mode, on every endpoint.
-
-    A "timeout" fault hangs longer than the client's read timeout (FLYWHEEL_NMP__TIMEOUT_SECONDS, see `Flywheel`),
-    so flywheel really times out; "slow" answers stay under it.
-    """
+    Run flywheel with `FAULT_CLIENT_TIMEOUT` in its environment."""
     sb.faults = FaultInjector(rate, seed, hang, slow, FAULT_MODES)
 
 
@@ -175,7 +177,6 @@ class Flywheel:
             FLYWHEEL_NIMS=orjson.dumps(configured_nims(nims)).decode(),
             FLYWHEEL_TIMEOUTS__POLL_INTERVAL="0.02",
             FLYWHEEL_TIMEOUTS__MAX_POLL_INTERVAL="0.2",
-            FLYWHEEL_NMP__TIMEOUT_SECONDS="0.3",
         )
         if sb is not None:
             self._env.update(
@@ -331,21 +332,22 @@ def duplicates(sb: Sandbox, marks: tuple[int, ...] = (0,)) -> dict[str, dict[str
     return found
 
 
-def flywheel_leftovers(sb: Sandbox) -> dict[str, list[str]]:
-    """Everything flywheel made that is still there and still matters: deployments, live jobs, its datasets and
-    repos, its customized models, its evaluation jobs."""
+def flywheel_leftovers(sb: Sandbox) -> set[tuple[str, str]]:
+    """What flywheel made that is still on the sandbox and would hold GPUs, storage or names, as (kind, id) pairs in
+    `flywheel cleanup`'s terms: deployments, live customization jobs, flywheel's evaluation jobs, its datasets and
+    customized models — plus ("repo", ns/name) for the Data Store repos behind its datasets (removed with them)."""
     s = sandbox_state(sb)
     with sb.state.lock:
-        eval_names = [_eval_name(j.doc) for j in sb.state.eval_jobs.values()]
-    out = {
-        "deployments": [f"{d['namespace']}/{d['name']} ({d['status']})" for d in s["deployments"]],
-        "live customization jobs": [j["id"] for j in s["customization_jobs"] if j["status"] not in ("completed", "failed", "cancelled")],
-        "evaluation jobs": [n for n in eval_names if n.startswith("flywheel-")],
-        "datasets": [d for d in s["datasets"] if d.split("/", 1)[1].startswith("flywheel-")],
-        "repos": [r for r in s["repos"] if r.split("/", 1)[1].startswith("flywheel-")],
-        "models": [m for m in s["models"] if m.split("/", 1)[1].startswith("flywheel-")],
+        evals = [j.id for j in sb.state.eval_jobs.values() if (j.doc.get("custom_fields") or {}).get("flywheel")]
+    ours = lambda ref: ref.split("/", 1)[1].startswith("flywheel-")  # noqa: E731
+    return {
+        *(("deployment", f"{d['namespace']}/{d['name']}") for d in s["deployments"]),
+        *(("customization", j["id"]) for j in s["customization_jobs"] if j["status"] not in ("completed", "failed", "cancelled")),
+        *(("evaluation", job_id) for job_id in evals),
+        *(("dataset", d) for d in s["datasets"] if ours(d)),
+        *(("model", m) for m in s["models"] if ours(m)),
+        *(("repo", r) for r in s["repos"] if ours(r)),
     }
-    return {k: v for k, v in out.items() if v}
 
 
 # --- reports ----------------------------------------------------------------------------------------------------------

@@ -190,3 +190,20 @@ def test_a_create_failing_twice_before_it_is_applied_is_tried_again(tmp_path: Pa
         created = [e for e in sb.request_log() if e.get("created") and e["created"]["kind"] == "customization"]
     assert result.returncode == 0, result
     assert len(created) == 1
+
+
+def test_cleanup_leaves_the_model_of_a_customization_being_created_alone(tmp_path: Path) -> None:
+    # The platform registers the output model when it accepts the job; the run has not recorded the job's answer yet.
+    with sandbox(1000) as sb:
+        fw = Flywheel(tmp_path, sb)
+        sb.hold("POST", "/v1/customization/jobs")
+        proc = fw.start(*fw.run_cmd())
+        try:
+            assert sb.held.wait(60), "the run never started its customization"
+            listed = fw("--json", "cleanup")
+        finally:
+            sb.release()
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert listed.returncode == 0 and len(listed.json["protected_runs"]) == 1, listed
+    assert [(r["kind"], r["name"]) for r in listed.json["found"]] == []

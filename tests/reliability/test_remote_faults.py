@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from reliability_harness import (
+    FAULT_CLIENT_TIMEOUT,
     Flywheel,
     comparable,
     duplicates,
@@ -33,7 +34,7 @@ SPEED = 1000.0
 
 def _trial(tmp_path: Path, reference: dict[str, Any], *, nims: int, rate: float, seed: int, one_go: bool) -> None:
     with sandbox(SPEED) as sb:
-        fw = Flywheel(tmp_path, sb, nims=nims)
+        fw = Flywheel(tmp_path, sb, nims=nims, env=FAULT_CLIENT_TIMEOUT)
         set_faults(sb, rate, seed)
         marks = (last_seq(sb),)
         first = fw("--json", *fw.run_cmd(), timeout=300)
