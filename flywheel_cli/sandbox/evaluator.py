@@ -107,7 +107,9 @@ def _progress(state: State, job: EvaluationJob, at: float | None = None) -> tupl
             status = "completed"
         else:
             status = "running"
-    if job.cancelled_at is not None and status not in ("completed", "failed"):
+    if job.cancelled_at is not None and sim >= job.cancelled_at:
+        # Cancel is refused once a job is terminal, so a cancelled job stays cancelled, even if its scoring worker
+        # (which may lag simulated time) finishes the last samples afterwards.
         status = "cancelled"
     return status, processed
 
