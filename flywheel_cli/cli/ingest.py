@@ -75,14 +75,9 @@ def _from_files(app_ctx: AppContext, paths: list[str], options):
     from flywheel_cli.ingest import ingest_files
     from flywheel_cli.logs.jsonl import expand_paths, total_bytes
 
-    import dataclasses
-
-    from flywheel_cli.ingest import parallel_workers
-
     files = expand_paths(paths)
     store = app_ctx.store()
     total = total_bytes(files)
-    options = dataclasses.replace(options, workers=parallel_workers(total))
     if not app_ctx.interactive or total is None:
         return ingest_files(store, files, options)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
