@@ -27,7 +27,9 @@ log = logging.getLogger("flywheel.nmp")
 
 T = TypeVar("T")
 
-DEFAULT_ATTEMPTS = 4
+# Six tries: at a 20 % failure rate four failures in a row hit one request in 625, and a run sends hundreds.
+DEFAULT_ATTEMPTS = 6
+CREATE_ATTEMPTS = 4
 USER_AGENT = f"flywheel/{__version__}"
 # Nothing was sent when these happen, so repeating any request is safe.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -269,22 +271,23 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def create_once(post: Callable[[], T], find: Callable[[], T | None]) -> T:
+def create_once(post: Callable[[], T], find: Callable[[], T | None], attempts: int = CREATE_ATTEMPTS) -> T:
     """POST something that starts GPU work without ever starting it twice.
 
     On an ambiguous failure (timeout, dropped connection, 5xx) the resource may exist anyway: look it up, and post
-    again (once) only if it does not.
+    again only if it does not. Every repeat is preceded by such a lookup, so it can never launch a second job.
     """
-    try:
-        return post()
-    except NmpError as err:
-        if not err.ambiguous:
-            raise
-        log.debug("create failed ambiguously (%s); looking it up before posting again", err.message)
-        found = find()
-        if found is not None:
-            return found
-        return post()
+    for attempt in range(1, attempts + 1):
+        try:
+            return post()
+        except NmpError as err:
+            if not err.ambiguous or attempt == attempts:
+                raise
+            log.debug("create failed ambiguously (%s); looking it up before posting again", err.message)
+            found = find()
+            if found is not None:
+                return found
+    raise AssertionError("unreachable")
 
 
 def _json(client: ServiceClient, method: str, response: httpx.Response) -> Any:

@@ -150,12 +150,13 @@ def test_timed_out_create_is_reposted_once_when_no_job_exists(
     assert post.call_count == 2
 
 
-def test_second_ambiguous_failure_raises(mock: respx.MockRouter, customizer: CustomizerClient) -> None:
+def test_ambiguous_failures_are_looked_up_before_each_repost_then_raise(mock: respx.MockRouter, customizer: CustomizerClient) -> None:
     post = mock.post(JOBS).mock(side_effect=httpx.ReadTimeout("slow"))
-    mock.get(JOBS).respond(200, json={"data": [], "pagination": {"total_pages": 1}})
+    listing = mock.get(JOBS).respond(200, json={"data": [], "pagination": {"total_pages": 1}})
     with pytest.raises(Unreachable):
         customizer.create_job({"name": JOB_NAME})
-    assert post.call_count == 2
+    # CREATE_ATTEMPTS posts, each repeat preceded by a lookup that found nothing.
+    assert (post.call_count, listing.call_count) == (4, 3)
 
 
 def test_client_errors_are_not_looked_up(mock: respx.MockRouter, customizer: CustomizerClient) -> None:

@@ -92,7 +92,7 @@ def test_other_500_is_an_error_once_nothing_exists(mock: respx.MockRouter, dms: 
     mock.get(f"{DEPLOYMENTS}/flywheel/{NAME}").respond(404, json={"detail": "not found"})
     with pytest.raises(NmpError, match="helm install failed"):
         dms.create({"name": NAME, "namespace": "flywheel"})
-    assert post.call_count == 2  # the first failure was ambiguous and nothing existed: one more try
+    assert post.call_count == 4  # each failure was ambiguous and nothing existed: looked up, then tried again
 
 
 def test_delete_and_list(mock: respx.MockRouter, dms: DeploymentsClient) -> None:
