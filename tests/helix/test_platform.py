@@ -14,6 +14,7 @@ import respx
 
 from flywheel_cli.config import NimConfig, TrainingConfig
 from flywheel_cli.errors import RemoteError, StepFailed
+from flywheel_cli.nmp.http import DEFAULT_ATTEMPTS
 from flywheel_cli.helix import eval_rows, metrics
 from flywheel_cli.platforms import connect
 from flywheel_cli.platforms.base import (
@@ -475,4 +476,4 @@ def test_an_unreachable_server_is_a_remote_error() -> None:
         discovery = respx.get(f"{BASE}/apis/auth/discovery").mock(side_effect=httpx.ConnectError("refused"))
         with pytest.raises(RemoteError, match=r"^helix: GET http://helix.test/apis/auth/discovery failed \(ConnectError\)"):
             platform.served_models()
-    assert discovery.call_count == 4 and len(waits) == 3  # retried with backoff: nothing was sent
+    assert discovery.call_count == DEFAULT_ATTEMPTS and len(waits) == DEFAULT_ATTEMPTS - 1  # retried with backoff: nothing was sent
