@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import orjson
 
-from flywheel_cli.errors import InputError, Interrupted
+from flywheel_cli.errors import Interrupted
 from flywheel_cli.logs.jsonl import Line, iter_lines
 from flywheel_cli.logs.schema import Invalid, Overrides, normalise
 from flywheel_cli.state.records import RecordRow

@@ -44,7 +44,7 @@ def customize(
     except KeyboardInterrupt:
         raise Interrupted(
             "detached; the customization job goes on",
-            hint=f"Run the same command again to re-attach, or add --cancel to cancel it.",
+            hint="Run the same command again to re-attach, or add --cancel to cancel it.",
         ) from None
     finally:
         step.platform.close()

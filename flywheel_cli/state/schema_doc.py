@@ -5,7 +5,6 @@ Regenerate: python -m flywheel_cli.state.schema_doc > docs/state-schema.md (a te
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path

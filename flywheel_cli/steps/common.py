@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flywheel_cli.config import Settings
 from flywheel_cli.platforms import endpoint_of, scope_of
@@ -55,3 +56,51 @@ class StepContext:
         if self.should_stop():
             raise Interrupted("stopped while waiting")
         self.sleep(seconds)
+
+
+def wait_for_job(
+    ctx: StepContext,
+    job: JobRow,
+    fetch: Callable[[], Any],
+    fields: Callable[[Any], dict[str, Any]],
+    *,
+    progress: Callable[[Any], float | None],
+    what: str,
+) -> JobRow:
+    """Poll a remote job to completion, recording every status on its row; return the row as last recorded.
+
+    A timed-out wait leaves the row live (the job may well still run: the next call attaches to it again); a failed
+    or cancelled job is recorded with the platform's reason. Both re-raise.
+    """
+    from flywheel_cli.errors import StepFailed
+    from flywheel_cli.platforms.base import JobState
+    from flywheel_cli.wait import WaitTimeout, job_failure, wait_for
+
+    timeouts = ctx.settings.timeouts
+
+    def record(remote: Any) -> None:
+        nonlocal job
+        job = ctx.store.update_job(job.id, **fields(remote))
+        ctx.notify(job)
+
+    try:
+        wait_for(
+            fetch,
+            done=lambda r: r.status.state is JobState.COMPLETED,
+            progress=progress,
+            failure=lambda r: job_failure(r.status),
+            on_update=record,
+            what=what,
+            **ctx.wait_kwargs(timeout=timeouts.job_total, stall=timeouts.job_stall),
+        )
+    except WaitTimeout as exc:
+        job = ctx.store.update_job(job.id, error=exc.message)
+        ctx.notify(job)
+        raise
+    except StepFailed as exc:
+        if job.status not in ("failed", "cancelled"):
+            job = ctx.store.update_job(job.id, status="failed")
+        job = ctx.store.update_job(job.id, error=exc.message)
+        ctx.notify(job)
+        raise
+    return job

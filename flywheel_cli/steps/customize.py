@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flywheel_cli.config import NimConfig
 from flywheel_cli.errors import ConfigError, NotFoundError, RemoteError, StepFailed
-from flywheel_cli.platforms.base import CustomizationJob, CustomizationRequest, JobState
+from flywheel_cli.platforms.base import CustomizationJob, CustomizationRequest
 from flywheel_cli.remote_jobs import create_or_attach, short_hash, slug
 from flywheel_cli.state.runs import JobRow
-from flywheel_cli.steps.common import StepContext
+from flywheel_cli.steps.common import StepContext, wait_for_job
 from flywheel_cli.steps.datasets import dataset_refs
-from flywheel_cli.wait import WaitTimeout, job_failure, wait_for
+from flywheel_cli.wait import wait_for
 
 
 def customization_key(ctx: StepContext, workload_id: str, nim: NimConfig, dataset_id: str) -> str:
@@ -96,33 +96,15 @@ def wait_customization(ctx: StepContext, job: JobRow) -> JobRow:
     timeouts = ctx.settings.timeouts
     assert job.remote_id is not None
 
-    def record(remote: CustomizationJob) -> None:
-        nonlocal job
-        job = store.update_job(job.id, **_job_fields(remote))
-        ctx.notify(job)
-
     if job.status != "completed":
-        try:
-            wait_for(
-                lambda: platform.get_customization(job.remote_id),  # type: ignore[arg-type]
-                done=lambda r: r.status.state is JobState.COMPLETED,
-                progress=_progress_marker,  # type: ignore[arg-type]
-                failure=lambda r: job_failure(r.status),
-                on_update=record,
-                what=f"customization {job.remote_id} of {job.nim}",
-                **ctx.wait_kwargs(timeout=timeouts.job_total, stall=timeouts.job_stall),
-            )
-        except WaitTimeout as exc:
-            # The job may well still be training: the row stays live so the next call attaches to it again.
-            job = store.update_job(job.id, error=exc.message)
-            ctx.notify(job)
-            raise
-        except StepFailed as exc:
-            if job.status not in ("failed", "cancelled"):
-                job = store.update_job(job.id, status="failed")
-            job = store.update_job(job.id, error=exc.message)
-            ctx.notify(job)
-            raise
+        job = wait_for_job(
+            ctx,
+            job,
+            lambda: platform.get_customization(job.remote_id),  # type: ignore[arg-type]
+            _job_fields,
+            progress=_progress_marker,  # type: ignore[arg-type]
+            what=f"customization {job.remote_id} of {job.nim}",
+        )
     if not job.detail.get("served"):
         output = job.output_model
         try:

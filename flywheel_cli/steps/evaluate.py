@@ -6,13 +6,12 @@ from typing import Literal
 
 from flywheel_cli.config import NimConfig
 from flywheel_cli.errors import ConfigError, StepFailed
-from flywheel_cli.platforms.base import EvaluationJob, EvaluationRequest, JobState
+from flywheel_cli.platforms.base import EvaluationJob, EvaluationRequest
 from flywheel_cli.remote_jobs import create_or_attach, short_hash, slug
 from flywheel_cli.state.runs import JobRow
-from flywheel_cli.steps.common import StepContext
+from flywheel_cli.steps.common import StepContext, wait_for_job
 from flywheel_cli.steps.customize import find_customization_job
 from flywheel_cli.steps.datasets import dataset_refs
-from flywheel_cli.wait import WaitTimeout, job_failure, wait_for
 
 EvalType = Literal["base", "icl", "customized"]
 EVAL_TYPES: tuple[EvalType, ...] = ("base", "icl", "customized")
@@ -113,33 +112,14 @@ def wait_evaluation(ctx: StepContext, job: JobRow) -> JobRow:
     if job.status == "completed" and store.scores(job.id):
         return job
 
-    def record(remote: EvaluationJob) -> None:
-        nonlocal job
-        job = store.update_job(job.id, **_fields(remote))
-        ctx.notify(job)
-
-    timeouts = ctx.settings.timeouts
-    try:
-        wait_for(
-            lambda: platform.get_evaluation(job.remote_id),  # type: ignore[arg-type]
-            done=lambda r: r.status.state is JobState.COMPLETED,
-            progress=_progress_marker,  # type: ignore[arg-type]
-            failure=lambda r: job_failure(r.status),
-            on_update=record,
-            what=f"evaluation {job.remote_id} ({job.eval_type}) of {job.target_model}",
-            **ctx.wait_kwargs(timeout=timeouts.job_total, stall=timeouts.job_stall),
-        )
-    except WaitTimeout as exc:
-        # The job may well still be running: the row stays live so the next call attaches to it again.
-        job = store.update_job(job.id, error=exc.message)
-        ctx.notify(job)
-        raise
-    except StepFailed as exc:
-        if job.status not in ("failed", "cancelled"):
-            job = store.update_job(job.id, status="failed")
-        job = store.update_job(job.id, error=exc.message)
-        ctx.notify(job)
-        raise
+    job = wait_for_job(
+        ctx,
+        job,
+        lambda: platform.get_evaluation(job.remote_id),  # type: ignore[arg-type]
+        _fields,
+        progress=_progress_marker,  # type: ignore[arg-type]
+        what=f"evaluation {job.remote_id} ({job.eval_type}) of {job.target_model}",
+    )
     results = platform.evaluation_results(job.remote_id)
     store.save_scores(
         job.id,

@@ -85,7 +85,7 @@ def test_runs_cancel_stops_a_live_run_and_cancels_its_remote_jobs(cli, tmp_path:
     assert doc["problems"] == []
     assert proc.returncode == 130
     assert f"error: run {run_id} was cancelled (`flywheel runs cancel`); finished steps are kept\n" in err
-    assert f"`flywheel run --workload tool_router --new` starts a new run." in err
+    assert "`flywheel run --workload tool_router --new` starts a new run." in err
     run = query(fw.state, "SELECT * FROM runs WHERE id = ?", (run_id,))[0]
     assert run["status"] == "cancelled"
     assert run["finished_at"] is not None
