@@ -115,7 +115,8 @@ fw --platform helix --json run --workload tool_router --max-parallel-nims 2 >"$C
 RUN_RC=$?
 set -e
 sed 's/^/  run: /' "$CLI/run.err" >&2
-[ "$RUN_RC" -eq 1 ] || die "flywheel run exited $RUN_RC; expected 1 (customization needs GPUs; see $CLI/run.err)"
+# Customization needs GPUs: on a CPU-only Helix the run skips it (and the customized evaluation) and completes.
+[ "$RUN_RC" -eq 0 ] || die "flywheel run exited $RUN_RC; expected 0 (see $CLI/run.err)"
 "$PY" scripts/helix/check_run.py "$CLI/report.json" --state "$CLI/state.db" --nim-url "$SANDBOX_URL/nim"
 fw report
 phase "flywheel run on Helix (2 NIMs)" $((SECONDS - started))
