@@ -2,6 +2,7 @@
 
 Every test here carries `@pytest.mark.scenario("<key>")`. A test may record how many independent trials it ran
 (`record_property("trials", n)`, e.g. one per kill moment or per kind of bad line); otherwise it counts as one.
+`record_property("note", text)` adds a line under the table (what a trial saw: faults injected, a resume).
 The table is printed at the end of the session and written as Markdown to benchmarks/out/reliability.md (the full
 `make reliability` selection) or benchmarks/out/reliability-quick.md (the fast subset that `make test` runs).
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reliability_harness import EXAMPLES, Flywheel, comparable, filler_logs, sandbox
+from reliability_harness import EXAMPLES, FILLER_RECORDS, Flywheel, comparable, filler_logs, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "benchmarks" / "out"
@@ -60,7 +61,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     ),
     "regressions": (
         "regressions",
-        "one minimal test per bug these scenarios found (they fail until the bug is fixed)",
+        "one minimal test per bug these scenarios found; each failed before its fix and keeps the bug from coming back",
     ),
 }
 
@@ -73,6 +74,7 @@ class Tally:
     trials_passed: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 _tally: dict[str, Tally] = {}
@@ -81,8 +83,8 @@ _selection = {"long": False}
 
 @pytest.fixture(scope="session")
 def filler(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20,000 records of another workload: enough to make `ingest` last long enough to be killed in."""
-    return filler_logs(tmp_path_factory.mktemp("filler") / "filler.jsonl", 20_000)
+    """Records of another workload, enough to make `ingest` last long enough to be killed in."""
+    return filler_logs(tmp_path_factory.mktemp("filler") / "filler.jsonl", FILLER_RECORDS)
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Without `-m`, the long trials stay out of the default test run; the fast subset of each scenario runs there.
-    if config.option.markexpr:
+    # Unless `-m` names them, the long trials stay out of a test run; the fast subset of each scenario runs there.
+    if "reliability" in (config.option.markexpr or ""):
         return
     here = Path(__file__).parent
     keep, drop = [], []
@@ -139,6 +141,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tally.tests += 1
         tally.trials += trials
         tally.seconds += report.duration
+        tally.notes += [f"{item.name}: {v}" for k, v in item.user_properties if k == "note"]
         if report.passed:
             tally.tests_passed += 1
             tally.trials_passed += trials
@@ -160,6 +163,9 @@ def table_markdown() -> str:
         lines.append(
             f"| {title} | {t.tests_passed}/{t.tests} | {t.trials} | {t.trials_passed} | {t.seconds:.0f} s | {checked} |"
         )
+    notes = [f"- {n}" for t in _tally.values() for n in t.notes]
+    if notes:
+        lines += ["", "Trial notes:", *notes]
     failing = [f"- {SCENARIOS[k][0]}: {', '.join(t.failures)}" for k, t in _tally.items() if t.failures]
     if failing:
         lines += ["", "Failing tests:", *failing]

@@ -37,6 +37,7 @@ CONFIG = REPO / "configs" / "flywheel.toml"
 WORKLOAD = "tool_router"
 MODEL_SEED = 42  # the sandbox's simulated models; faults get their own seed (see `set_faults`)
 TRACEBACK = "Traceback (most recent call last)"
+FILLER_RECORDS = 60_000  # enough for `ingest` to last about a second: long enough to be killed in
 
 # Every secret env var flywheel reads (names as configs/flywheel.toml sets them).
 SECRET_ENV = (
@@ -87,6 +88,10 @@ class WatchedSandbox(Sandbox):
         """Answer the next `times` matching requests with HTTP 503 without applying them."""
         with self._hook_lock:
             self._failures.append([method, path_prefix, times])
+
+    def stop_failing(self) -> None:
+        with self._hook_lock:
+            self._failures.clear()
 
     def handle(self, handler: Any, method: str, raw_path: str, body: bytes) -> None:
         auth = handler.headers.get("Authorization")
@@ -149,8 +154,9 @@ class Result:
     def json(self) -> dict[str, Any]:
         return orjson.loads(self.stdout)
 
-    def __repr__(self) -> str:  # what an assertion message shows
-        return f"flywheel {' '.join(self.args)} → exit {self.returncode}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+    def __repr__(self) -> str:  # what an assertion message shows: the error first, pytest cuts long messages
+        return (f"flywheel {' '.join(self.args)} → exit {self.returncode}\n--- stderr\n{self.stderr[-2500:]}"
+                f"\n--- stdout\n{self.stdout[-500:]}")
 
 
 class Flywheel:

@@ -20,10 +20,11 @@ from reliability_harness import EXAMPLES, TRACEBACK, Flywheel
 pytestmark = pytest.mark.scenario("bad input")
 
 
-def _mixed(path: Path, bad: list[Bad], odd: list[Odd], good: list[bytes], seed: int) -> tuple[list[tuple[int, Bad]], int]:
-    """Write good, odd and bad lines in a seeded order; return [(line number, bad line)] and the number of records
-    that must be ingested. Line 1 is a good line behind a UTF-8 BOM; a third of the lines end in CRLF; blank and
-    whitespace-only lines (skipped, not rejected) are scattered in."""
+def _mixed(path: Path, bad: list[Bad], odd: list[Odd], good: list[bytes], seed: int) -> list[tuple[int, Bad]]:
+    """Write good, odd and bad lines in a seeded order; return [(line number, bad line)].
+
+    Line 1 is a good line behind a UTF-8 BOM; a third of the lines end in CRLF; blank and whitespace-only lines
+    (skipped, not rejected) are scattered in."""
     rng = random.Random(f"bad-input/{seed}")
     items: list[Any] = [*bad, *odd, *good[1:]]
     rng.shuffle(items)
@@ -38,7 +39,7 @@ def _mixed(path: Path, bad: list[Bad], odd: list[Odd], good: list[bytes], seed: 
         if isinstance(item, Bad):
             where.append((len(out), item))
     path.write_bytes(b"\n".join(out) + b"\n")
-    return where, len(good) + len(odd)
+    return where
 
 
 def _distinct(fw_dir: Path, lines: list[bytes], odd: list[Odd]) -> tuple[int, dict[str, int]]:
@@ -57,7 +58,7 @@ def _ingest_and_check(tmp_path: Path, good: list[bytes], *, seed: int, oversized
     bad = bad_lines() + ([oversized_line()] if oversized else [])
     odd = odd_lines()
     path = tmp_path / "mixed.jsonl"
-    where, _ = _mixed(path, bad, odd, good, seed)
+    where = _mixed(path, bad, odd, good, seed)
     expected_records, expected_workloads = _distinct(tmp_path / "reference", good, odd)
     source = str(path)
     if compress:

@@ -13,6 +13,7 @@ import pytest
 
 from reliability_harness import (
     EXAMPLES,
+    FILLER_RECORDS,
     TRACEBACK,
     Flywheel,
     comparable,
@@ -56,7 +57,7 @@ def _trial(tmp_path: Path, reference: dict[str, Any], filler: Path, *, nims: int
     with sandbox(speed) as sb:
         fw = Flywheel(tmp_path, sb, nims=nims)
         run = fw.start("--json", *fw.run_cmd(logs=(EXAMPLES, filler)))
-        # Both write from the start: the run ingests 20,000 lines while this ingests its own.
+        # Both write from the start: the run ingests the filler while this ingests its own.
         assert wait_until(lambda: fw.state.exists(), timeout=30)
         ingest = fw.start("--json", "ingest", str(other_logs))
         assert wait_until(stage_running(fw.state, "deploy"), timeout=60), "the run never got to deploy"
@@ -80,7 +81,7 @@ def _trial(tmp_path: Path, reference: dict[str, Any], filler: Path, *, nims: int
     assert (ingested.json["ingested"], ingested.json["rejected"]) == (other, 0)
     workloads = fw("--json", "workloads")
     counts = {w["workload_id"]: w["records"] for w in workloads.json["workloads"]}
-    assert counts["other"] == other and counts["filler"] == 20_000
+    assert counts["other"] == other and counts["filler"] == FILLER_RECORDS
     assert snapshots >= 2, snapshots
     return {"snapshots": snapshots}
 

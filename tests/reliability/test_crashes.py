@@ -49,6 +49,11 @@ class Moment:
     hold: tuple[str, str] | None = None  # (method, path prefix): kill while its applied answer is held back
     body: bytes = b""
     after: tuple[float, float] | None = None  # kill at a seeded time in this range after the start
+    expect: tuple[str, ...] = ()  # one of these steps must be running at the kill (default: `stage`)
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        return self.expect or ((self.stage,) if self.stage else ())
 
     def arm(self, sb: WatchedSandbox) -> None:
         if self.hold is not None:
@@ -72,19 +77,21 @@ class Moment:
 MOMENTS = {
     m.name: m
     for m in (
-        Moment("ingest", stage="ingest", jitter=0.5),
+        Moment("ingest", stage="ingest", jitter=0.3),
         Moment("datasets", stage="datasets", jitter=0.05),
-        Moment("upload, dataset registered", hold=("POST", "/v1/datasets")),
+        Moment("upload, dataset registered", hold=("POST", "/v1/datasets"), expect=("upload",)),
         Moment("upload", stage="upload", jitter=0.1),
-        Moment("deployment created, answer lost", hold=("POST", "/v1/deployment/model-deployments")),
+        Moment("deployment created, answer lost", hold=("POST", "/v1/deployment/model-deployments"), expect=("deploy",)),
         Moment("deployment wait", stage="deploy", jitter=0.4),
-        Moment("customization created, answer lost", hold=("POST", "/v1/customization/jobs")),
+        Moment("customization created, answer lost", hold=("POST", "/v1/customization/jobs"), expect=("customize",)),
         Moment("customization running", stage="customize", jitter=0.8),
-        Moment("evaluation created, answer lost", hold=("POST", "/v1/evaluation/jobs")),
+        Moment("evaluation created, answer lost", hold=("POST", "/v1/evaluation/jobs"), expect=("base", "icl", "customized")),
         Moment("base evaluation running", stage="base", jitter=0.4),
-        Moment("customized evaluation created, answer lost", hold=("POST", "/v1/evaluation/jobs"), body=b"flywheel-customized-"),
+        Moment("customized evaluation created, answer lost", hold=("POST", "/v1/evaluation/jobs"),
+               body=b"flywheel-customized-", expect=("customized",)),
         Moment("customized evaluation running", stage="customized", jitter=0.4),
-        Moment("teardown, deployment deleted, answer lost", hold=("DELETE", "/v1/deployment/model-deployments")),
+        Moment("teardown, deployment deleted, answer lost", hold=("DELETE", "/v1/deployment/model-deployments"),
+               expect=("teardown",)),
         Moment("at a random time", after=(0.3, 3.0)),
     )
 }
@@ -95,12 +102,17 @@ def _kill_at(fw: Flywheel, sb: WatchedSandbox, moment: Moment, rng: random.Rando
     proc = fw.start(*fw.run_cmd(logs=logs))
     try:
         moment.wait(sb, fw.state, rng, proc)
-        running = sorted(f"{nim or 'run'} {stage}" for (nim, stage), status in steps(fw.state).items() if status == "running")
+        now = steps(fw.state)
         finished = proc.poll() is not None
     finally:
         kill9(proc)
         sb.release()
     assert not finished, f"{moment.name}: the run ended before it could be killed"
+    running = sorted(f"{nim or 'run'} {stage}" for (nim, stage), status in now.items() if status == "running")
+    if moment.expected:
+        assert any(status == "running" and stage in moment.expected for (_, stage), status in now.items()), (
+            f"{moment.name}: the kill missed its stage (running: {running})"
+        )
     return {"running": running}
 
 
@@ -130,15 +142,20 @@ def _trial(tmp_path: Path, reference: dict[str, Any], filler: Path, names: list[
     return hits
 
 
-def test_killed_after_a_customization_was_created(tmp_path: Path, reference: Any, filler: Path) -> None:
+def _note(hits: list[dict[str, Any]]) -> str:
+    return "; ".join("running at the kill: " + (", ".join(h["running"]) or "no step") for h in hits)
+
+
+def test_killed_after_a_customization_was_created(tmp_path: Path, reference: Any, filler: Path, record_property: Any) -> None:
     hits = _trial(tmp_path, reference(nims=1), filler, ["customization created, answer lost"], seed=1)
     assert f"{NIM} customize" in hits[0]["running"]
+    record_property("note", _note(hits))
 
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("name", [n for n in MOMENTS if n != "customization created, answer lost"])
-def test_killed_and_resumed(tmp_path: Path, reference: Any, filler: Path, name: str) -> None:
-    _trial(tmp_path, reference(nims=1), filler, [name], seed=7)
+def test_killed_and_resumed(tmp_path: Path, reference: Any, filler: Path, name: str, record_property: Any) -> None:
+    record_property("note", _note(_trial(tmp_path, reference(nims=1), filler, [name], seed=7)))
 
 
 # Each resume is itself killed: three moments in one run, in pipeline order so that each still lies ahead.
@@ -153,4 +170,4 @@ CHAINS = [
 @pytest.mark.parametrize("chain", range(len(CHAINS)))
 def test_killed_three_times_then_resumed(tmp_path: Path, reference: Any, filler: Path, chain: int, record_property: Any) -> None:
     record_property("trials", len(CHAINS[chain]))
-    _trial(tmp_path, reference(nims=1), filler, CHAINS[chain], seed=chain)
+    record_property("note", _note(_trial(tmp_path, reference(nims=1), filler, CHAINS[chain], seed=chain)))

@@ -87,9 +87,11 @@ def _failed_deployment(fw: Flywheel, sb: WatchedSandbox) -> None:
 
 
 def _teardown_refused(fw: Flywheel, sb: WatchedSandbox) -> None:
-    sb.fail("DELETE", "/v1/deployment/model-deployments", times=4)  # every retry of the teardown
+    sb.fail("DELETE", "/v1/deployment/model-deployments", times=1000)  # every retry of the teardown
     result = fw(*fw.run_cmd())
     assert result.returncode == 4, result
+    assert "teardown failed" in result.stderr, result
+    sb.stop_failing()
 
 
 def _cancelled(fw: Flywheel, sb: WatchedSandbox) -> None:
