@@ -159,7 +159,7 @@ class PlatformConfig(_Section):
 
 
 class SandboxConfig(_Section):
-    speed: float = Field(60.0, gt=0)
+    speed: float = Field(150.0, gt=0)
     fault_rate: float = Field(0.0, ge=0.0, le=1.0)
     seed: int = 42
 
