@@ -36,8 +36,11 @@ def run(
     Exit codes: 0 all steps completed, 1 a step failed, 3 --fail-if-no-candidate and none qualified, 4 a remote
     service failed, 130 interrupted.
     """
+    from flywheel_cli.errors import UsageError
     from flywheel_cli.pipeline.run import RunOptions
 
+    if resume and new:
+        raise UsageError("--resume and --new do not go together")
     app_ctx = get_ctx(ctx)
     options = RunOptions(
         workload_id=workload,

@@ -71,7 +71,7 @@ class WatchedSandbox(Sandbox):
         self.held = threading.Event()
         self._hold: tuple[str, str, bytes, float] | None = None
         self._release = threading.Event()
-        self._failures: list[list[Any]] = []  # [method, path prefix, times left]
+        self._failures: list[list[Any]] = []  # [method, path prefix, times left, status]
         self._hook_lock = threading.Lock()
 
     def hold(self, method: str, path_prefix: str, *, body_contains: bytes = b"", seconds: float = 60.0) -> None:
@@ -84,10 +84,10 @@ class WatchedSandbox(Sandbox):
         self._hold = None
         self._release.set()
 
-    def fail(self, method: str, path_prefix: str, times: int) -> None:
-        """Answer the next `times` matching requests with HTTP 503 without applying them."""
+    def fail(self, method: str, path_prefix: str, times: int, status: int = 503) -> None:
+        """Answer the next `times` matching requests with HTTP `status` without applying them."""
         with self._hook_lock:
-            self._failures.append([method, path_prefix, times])
+            self._failures.append([method, path_prefix, times, status])
 
     def stop_failing(self) -> None:
         with self._hook_lock:
@@ -102,7 +102,7 @@ class WatchedSandbox(Sandbox):
             if failure is not None:
                 failure[2] -= 1
         if failure is not None:
-            handler.send(Response(503, {"detail": "test fault"}))
+            handler.send(Response(failure[3], {"detail": "test fault"}))
             return
         super().handle(handler, method, raw_path, body)
 

@@ -5,7 +5,6 @@ keeps it from coming back. They run in the normal suite (no `reliability` marker
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,12 +25,6 @@ from reliability_harness import (
 )
 
 pytestmark = pytest.mark.scenario("regressions")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _nims(**customization: object) -> dict[str, str]:
@@ -63,12 +56,13 @@ def test_sandbox_serve_keeps_serving_until_interrupted(tmp_path: Path) -> None:
             proc.wait()
 
 
-def test_run_exits_4_when_the_platform_is_unreachable(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    fw = Flywheel(tmp_path, None, env={"FLYWHEEL_NMP__NEMO_URL": url, "FLYWHEEL_NMP__DATASTORE_URL": url,
-                                       "FLYWHEEL_NMP__NIM_URL": url + "/nim"})
-    result = fw(*fw.run_cmd())
-    assert "upload failed" in result.stderr and "ConnectError" in result.stderr, result
+def test_run_exits_4_when_the_platform_refuses_the_upload(tmp_path: Path) -> None:
+    # A run-level step (upload) failing because of the platform is a remote failure, like a NIM's step would be.
+    with sandbox(1000) as sb:
+        sb.fail("POST", "/v1/namespaces", times=1000, status=403)
+        fw = Flywheel(tmp_path, sb)
+        result = fw(*fw.run_cmd())
+    assert "upload failed" in result.stderr and "HTTP 403" in result.stderr, result
     assert result.returncode == 4, result
 
 
