@@ -27,34 +27,25 @@ def show(ctx: typer.Context) -> None:
 
 
 def _as_toml(data: dict) -> str:
+    """The effective settings as TOML-shaped text: tables first, then arrays of tables ([[nims]])."""
     import orjson
 
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items() if x is not None) + " }"
+        return orjson.dumps(v).decode()
+
+    def body(table: dict) -> list[str]:
+        return [f"{key} = {value(v)}" for key, v in table.items() if v is not None]
+
     lines: list[str] = []
-
-    def value(v):
-        return orjson.dumps(v).decode() if not isinstance(v, bool) else ("true" if v else "false")
-
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    arrays = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-    for name, table in tables.items():
-        lines.append(f"[{name}]")
-        for key, v in table.items():
-            if v is None:
-                continue
-            if isinstance(v, dict):
-                lines.append(f"{key} = {{ {', '.join(f'{k!s} = {value(x)}' for k, x in v.items())} }}")
-            else:
-                lines.append(f"{key} = {value(v)}")
-        lines.append("")
-    for name, items in arrays.items():
-        for item in items:
-            lines.append(f"[[{name}]]")
-            for key, v in item.items():
-                if v is None:
-                    continue
-                if isinstance(v, dict):
-                    lines.append(f"{key} = {{ {', '.join(f'{k} = {value(x)}' for k, x in v.items() if x is not None)} }}")
-                else:
-                    lines.append(f"{key} = {value(v)}")
-            lines.append("")
+    for name, table in data.items():
+        if isinstance(table, dict):
+            lines += [f"[{name}]", *body(table), ""]
+    for name, items in data.items():
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            for item in items:
+                lines += [f"[[{name}]]", *body(item), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from flywheel_cli.platforms.base import DeploymentState, DeploymentStatus, JobState, JobStatus
+from flywheel_cli.platforms.coerce import as_dict, as_float, as_int
 
 JOB_STATES: dict[str, JobState] = {
     "created": JobState.PENDING,
@@ -128,22 +129,3 @@ def _message(details: dict[str, Any]) -> str | None:
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if number == number else None  # NaN is "no value"
-
-
-def as_int(value: Any) -> int | None:
-    number = as_float(value)
-    return int(number) if number is not None else None

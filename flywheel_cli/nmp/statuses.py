@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flywheel_cli.platforms.base import DeploymentState, DeploymentStatus, JobState, JobStatus
+from flywheel_cli.platforms.coerce import as_dict, as_float, as_int
 
 _JOB_STATES: dict[str, JobState] = {
     "created": JobState.PENDING,
@@ -117,22 +118,3 @@ def _last_log_detail(logs: Any) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value.strip()
     return None
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if number == number else None  # NaN is "no value"
-
-
-def as_int(value: Any) -> int | None:
-    number = as_float(value)
-    return int(number) if number is not None else None

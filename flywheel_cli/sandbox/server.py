@@ -368,8 +368,21 @@ class Sandbox:
             "created": None,
             "internal": internal,
         }
+        recorded = False
+
+        def record() -> None:
+            # Logged before the answer goes out: a client that reads the log after its answer must find the entry.
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                entry["duration_ms"] = round((time.time() - started) * 1000, 2)
+                with self._log_lock:
+                    entry["seq"] = next(self._seq)
+                    self._log.append(entry)
+
         try:
             if fault is not None and fault.mode != "slow" and not fault.after_apply:
+                record()
                 self._inject(handler, fault, entry)
                 return
             if fault is not None and fault.mode == "slow":
@@ -380,21 +393,20 @@ class Sandbox:
             if response.created:
                 entry["created"] = {"kind": response.created[0], "id": response.created[1]}
             if fault is not None and fault.after_apply:
+                record()
                 self._inject(handler, fault, entry)
                 return
             entry["status"] = response.status
             if response.trace:
                 entry["trace"] = response.trace
+            record()
             handler.send(response, head_only=method == "HEAD")
         except OSError:
             # The client went away first (it timed out on a slow answer): nothing is left to answer.
             entry["client_gone"] = True
             handler.drop()
         finally:
-            entry["duration_ms"] = round((time.time() - started) * 1000, 2)
-            with self._log_lock:
-                entry["seq"] = next(self._seq)
-                self._log.append(entry)
+            record()
 
     def _dispatch(self, request: Request, control: bool) -> Response:
         try:
