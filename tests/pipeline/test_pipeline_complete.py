@@ -25,9 +25,9 @@ from pipeline_env import (
     scores_by_experiment,
     write_config,
 )
-from report_checks import parse_html, schema_errors
+from report_checks import parse_html
 
-from flywheel_cli.report.schema import REPORT_SCHEMA
+from flywheel_cli.report.schema import REPORT_SCHEMA, schema_errors
 from flywheel_cli.sandbox import Sandbox
 
 

@@ -5,59 +5,17 @@ from __future__ import annotations
 import io
 import json
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 from report_runs import NIM_1B, NIM_8B, StoredRun, settings, store_run
 
 from flywheel_cli.errors import UsageError
 from flywheel_cli.report import build_report, render, render_table
+from flywheel_cli.report.schema import schema_errors
 from flywheel_cli.report.render_json import to_json
 from flywheel_cli.report.schema import REPORT_SCHEMA
 from flywheel_cli.state import Store
 
-_TYPES: dict[str, Any] = {
-    "string": lambda v: isinstance(v, str),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-}
-
-
-def schema_errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """The subset of JSON Schema REPORT_SCHEMA uses: type, const, enum, anyOf, required, properties,
-    additionalProperties and items."""
-    if "anyOf" in schema:
-        if all(schema_errors(value, option, path) for option in schema["anyOf"]):
-            return [f"{path}: matches no alternative"]
-        return []
-    if "const" in schema and value != schema["const"]:
-        return [f"{path}: {value!r} is not {schema['const']!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{path}: {value!r} not in {schema['enum']!r}"]
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_TYPES[t](value) for t in types):
-            return [f"{path}: {value!r} is not {'/'.join(types)}"]
-    errors: list[str] = []
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        errors += [f"{path}: missing {key!r}" for key in schema.get("required", []) if key not in value]
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            if key in props:
-                errors += schema_errors(item, props[key], f"{path}.{key}")
-            elif extra is False:
-                errors.append(f"{path}: unexpected {key!r}")
-            elif isinstance(extra, dict):
-                errors += schema_errors(item, extra, f"{path}.{key}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], f"{path}[{i}]")
-    return errors
 
 
 @pytest.fixture
