@@ -23,16 +23,8 @@ _ENV = jinja2.Environment(
 
 def render_html(report: Report) -> str:
     return _ENV.get_template("report.html.j2").render(
-        report=report,
-        title=r.title(report),
-        facts=r.facts(report),
-        columns=r.columns(report),
-        rows=r.table_rows(report),
-        row_cells=lambda row: r.cells(row, report),
+        **r.template_context(report),
         # Score, relative and runtime columns are right-aligned numbers; status and the names are not.
         numeric_until=2 + len(report.metrics) + 2,
-        legend=r.legend(report),
-        verdict=r.verdict_line(report),
         charts=charts(report),
-        customization=r.customization_rows(report),
     )

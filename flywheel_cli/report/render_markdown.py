@@ -31,13 +31,5 @@ _ENV.filters["md"] = _md
 
 def render_markdown(report: Report) -> str:
     return _ENV.get_template("report.md.j2").render(
-        report=report,
-        title=r.title(report),
-        facts=r.facts(report),
-        columns=r.columns(report),
-        rows=r.table_rows(report),
-        row_cells=lambda row: r.cells(row, report),
-        legend=r.legend(report),
-        verdict=r.verdict_line(report),
-        customization=r.customization_rows(report),
+        **r.template_context(report),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from flywheel_cli.report.model import Experiment, Report, Score
 
@@ -183,3 +184,18 @@ def customization_rows(report: Report) -> list[list[str]]:
             c.output_model or DASH,
         ])
     return rows if len(rows) > 1 else []
+
+
+def template_context(report: Report) -> dict[str, Any]:
+    """What the Markdown and HTML templates both show, computed once from the one result model."""
+    return {
+        "report": report,
+        "title": title(report),
+        "facts": facts(report),
+        "columns": columns(report),
+        "rows": table_rows(report),
+        "row_cells": lambda row: cells(row, report),
+        "legend": legend(report),
+        "verdict": verdict_line(report),
+        "customization": customization_rows(report),
+    }

@@ -36,6 +36,17 @@ class StepContext:
         """Part of every job key: the cluster and, for a run, the run. A new run never attaches to an old run's jobs."""
         return f"{self.platform.kind}|{self.endpoint}|{scope_of(self.settings)}|{self.run_id or 'cli'}"
 
+    def job_fields(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The columns every job row of this context carries, plus the step's own."""
+        return {
+            "kind": kind,
+            "platform": self.platform.kind,
+            "endpoint": self.endpoint,
+            "run_id": self.run_id,
+            "simulated": self.platform.simulated,
+            **fields,
+        }
+
     def notify(self, job: JobRow) -> None:
         if self.on_update is not None:
             self.on_update(job)

@@ -70,18 +70,14 @@ def evaluate(
         store,
         key=key,
         name=lambda attempt: base if attempt == 1 else f"{base}-a{attempt}",
-        fields={
-            "kind": "evaluation",
-            "platform": platform.kind,
-            "endpoint": ctx.endpoint,
-            "workload_id": workload_id,
-            "nim": nim.model_name,
-            "eval_type": eval_type,
-            "dataset_id": dataset_id,
-            "target_model": target,
-            "run_id": ctx.run_id,
-            "simulated": platform.simulated,
-        },
+        fields=ctx.job_fields(
+            "evaluation",
+            workload_id=workload_id,
+            nim=nim.model_name,
+            eval_type=eval_type,
+            dataset_id=dataset_id,
+            target_model=target,
+        ),
         find=platform.find_evaluation,
         create=lambda name: platform.start_evaluation(
             EvaluationRequest(
