@@ -213,9 +213,10 @@ class Flywheel:
         return Result(args, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"),
                       time.monotonic() - started)
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            self.argv(*args), cwd=self.workdir, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            self.argv(*args), cwd=self.workdir, env={**self._env, **(env or {})}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
     def run_cmd(self, *extra: str, logs: tuple[Path, ...] = (EXAMPLES,)) -> tuple[str, ...]:

@@ -62,8 +62,13 @@ def _run_id(state: Path) -> str:
 
 def _killed_while_creating_a_customization(fw: Flywheel, sb: WatchedSandbox) -> None:
     sb.hold("POST", "/v1/customization/jobs")
-    proc = fw.start(*fw.run_cmd())
+    # Many epochs keep the orphaned LoRA job training for minutes of real time, so that it is still a running job
+    # (not yet its output model) when the test and `cleanup` look at it, however slow the machine.
+    proc = fw.start(*fw.run_cmd(), env={"FLYWHEEL_TRAINING__EPOCHS": "100"})
     assert sb.held.wait(60)
+    # The base and icl evaluations start beside the customization; on a slow machine the held POST can come first.
+    # Kill only once one of them exists, so the trial always leaves every kind of leftover behind.
+    assert wait_until(lambda: any(kind == "evaluation" for kind, _ in flywheel_leftovers(sb)), timeout=60)
     kill9(proc)
     sb.release()
 
