@@ -29,7 +29,7 @@ def main() -> dict:
     result = {
         "records": N,
         "file_mb": round(logs.stat().st_size / 2**20, 1),
-        "flywheel": {"seconds": round(fw.seconds, 2), "records_per_s": round(N / fw.seconds), "peak_rss_mb": round(fw.peak_rss_mb, 1), "db_mb": round(state_mb, 1)},
+        "flywheel": {"seconds": round(fw.seconds, 2), "records_per_s": round(N / fw.seconds), "peak_rss_mb": round(fw.peak_rss_mb, 1), "peak_rss_all_processes_mb": round(fw.peak_tree_rss_mb, 1), "db_mb": round(state_mb, 1)},
         "sqlite_utils": {"seconds": round(su.seconds, 2), "records_per_s": round(N / su.seconds), "peak_rss_mb": round(su.peak_rss_mb, 1), "db_mb": round(su_mb, 1)},
         "speedup": round(su.seconds / fw.seconds, 2),
     }
@@ -39,7 +39,7 @@ def main() -> dict:
             ("flywheel ingest", f"{fw.seconds:.2f} s  {N / fw.seconds:,.0f} rec/s  peak RSS {fw.peak_rss_mb:.0f} MB  state {state_mb:.0f} MB"),
             ("sqlite-utils insert --nl (baseline)", f"{su.seconds:.2f} s  {N / su.seconds:,.0f} rec/s  peak RSS {su.peak_rss_mb:.0f} MB  db {su_mb:.0f} MB"),
             ("throughput ratio (goal ≥ 4x)", f"{result['speedup']:.2f}x"),
-            ("peak RSS (goal ≤ 150 MB)", f"{fw.peak_rss_mb:.0f} MB"),
+            ("peak RSS (goal ≤ 150 MB)", f"{fw.peak_rss_mb:.0f} MB; with its parser process {fw.peak_tree_rss_mb:.0f} MB"),
         ],
     )
     save("ingest", result)

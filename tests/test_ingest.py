@@ -6,11 +6,26 @@ import copy
 import gzip
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from factories import dumps, text_record, tool_record
+
+
+@pytest.fixture(params=["here", "in a helper process"])
+def parse_where(request, monkeypatch) -> Iterator[str]:
+    """Big file sets are parsed in a helper process (flywheel_cli.ingest_worker); both paths must behave the same."""
+    from flywheel_cli import ingest_worker
+
+    helper = request.param != "here"
+    monkeypatch.setattr(ingest_worker, "MIN_BYTES", 0 if helper else 10**15)
+    started = []
+    real = ingest_worker.parsed_rows
+    monkeypatch.setattr(ingest_worker, "parsed_rows", lambda *a, **k: started.append(1) or real(*a, **k))
+    yield request.param
+    assert bool(started) == helper, "the test did not take the path it names"
 
 
 def _bad_lines() -> list[tuple[bytes, str]]:
@@ -94,7 +109,7 @@ def _corpus(tmp_path: Path) -> tuple[Path, list[tuple[int, str]], int]:
     return path, expected, good_count
 
 
-def test_bad_lines_are_reported_kept_whole_and_good_lines_go_in(cli, tmp_path, state_path):
+def test_bad_lines_are_reported_kept_whole_and_good_lines_go_in(cli, tmp_path, state_path, parse_where):
     path, expected, good = _corpus(tmp_path)
     assert len(expected) >= 30
     result = cli("--json", "ingest", str(path), "--rejects", "rejects.jsonl")
@@ -131,7 +146,7 @@ def test_human_output_lists_file_line_reason(cli, tmp_path):
     assert "tool_router" in result.stdout
 
 
-def test_second_ingest_adds_nothing_and_says_so(cli, tmp_path):
+def test_second_ingest_adds_nothing_and_says_so(cli, tmp_path, parse_where):
     path = tmp_path / "logs.jsonl"
     path.write_text("".join(dumps(tool_record(f"q{i}", ts=1_780_000_000 + i)) + "\n" for i in range(50)))
     first = json.loads(cli("--json", "ingest", str(path)).stdout)
@@ -158,7 +173,7 @@ def test_argument_encodings_and_call_ids_do_not_split_identity(cli, tmp_path):
     assert workloads[0]["duplicate_share"] == pytest.approx(1 / 3, abs=1e-4)
 
 
-def test_strict_stores_nothing_when_a_line_is_bad(cli, tmp_path, state_path):
+def test_strict_stores_nothing_when_a_line_is_bad(cli, tmp_path, state_path, parse_where):
     path = tmp_path / "s.jsonl"
     path.write_text(dumps(tool_record("ok")) + "\nnot json\n")
     result = cli("ingest", "--strict", str(path))
@@ -191,7 +206,7 @@ def test_workload_and_client_flags_override_log_lines(cli, tmp_path):
     assert [(w["workload_id"], w["clients"]) for w in workloads] == [("renamed", ["c9"])]
 
 
-def test_gzip_and_glob_and_iso_timestamps(cli, tmp_path):
+def test_gzip_and_glob_and_iso_timestamps(cli, tmp_path, parse_where):
     rec = tool_record("gz one")
     rec["timestamp"] = "2026-06-01T12:00:00Z"
     with gzip.open(tmp_path / "a.jsonl.gz", "wt") as fh:
@@ -204,7 +219,7 @@ def test_gzip_and_glob_and_iso_timestamps(cli, tmp_path):
     assert workloads["chat"]["type"] == "generic"
 
 
-def test_huge_line_is_rejected_with_its_size(cli, tmp_path):
+def test_huge_line_is_rejected_with_its_size(cli, tmp_path, parse_where):
     big = tool_record("x" * 5000)
     path = tmp_path / "h.jsonl"
     path.write_text(dumps(tool_record("small")) + "\n" + dumps(big) + "\n")

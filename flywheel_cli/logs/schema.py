@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,8 +28,10 @@ class Overrides:
     default_timestamp: int = 0  # for shorthand lines, which carry no time
 
 
-@dataclass(frozen=True)
-class Normalised:
+class Normalised(NamedTuple):
+    """One line's validated record. A NamedTuple: ingest builds one per line, and it builds several times faster
+    than a frozen dataclass."""
+
     id: str
     workload_id: str
     client_id: str

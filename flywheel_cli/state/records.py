@@ -134,7 +134,8 @@ class RecordsMixin:
     def insert_records(self, ingest_id: int, rows: Sequence[RecordRow], *, read: int, rejected: int) -> BatchResult:
         """Insert one batch atomically, together with the ingest's counters, so a kill never half-counts a batch."""
         with self.db.transaction() as conn:
-            prior = self._existing(conn, [r.id for r in rows])
+            keys = {r.id: id_key(r.id) for r in rows}
+            prior = self._existing(conn, keys)
             fresh: list[tuple[Any, ...]] = []
             stored: set[str] = set()
             dup = reimported = 0
@@ -143,7 +144,7 @@ class RecordsMixin:
                 if r.id not in prior and r.id not in stored:
                     stored.add(r.id)
                     body = r.body if r.body is not None else _pack(r.record)  # type: ignore[arg-type]
-                    fresh.append((r.id, id_key(r.id), r.workload_id, r.client_id, r.timestamp, r.first_tool, body, r.source, r.line, ingest_id))
+                    fresh.append((r.id, keys[r.id], r.workload_id, r.client_id, r.timestamp, r.first_tool, body, r.source, r.line, ingest_id))
                     continue
                 dup += 1
                 if prior.get(r.id) == (r.source, r.line):
@@ -170,10 +171,10 @@ class RecordsMixin:
         return BatchResult(ingested=ingested, duplicates=dup, reimported=reimported, stored_ids=frozenset(stored))
 
     @staticmethod
-    def _existing(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, int | None]]:
-        """Stored ids among `ids`, with where each was first seen."""
-        wanted = set(ids)
-        keys = sorted({id_key(i) for i in wanted})
+    def _existing(conn: sqlite3.Connection, ids: dict[str, int]) -> dict[str, tuple[str, int | None]]:
+        """Stored ids among `ids` (id -> its index key), with where each was first seen."""
+        wanted = ids.keys()
+        keys = sorted(set(ids.values()))
         found: dict[str, tuple[str, int | None]] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
