@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-helix bench reliability clean install
+.PHONY: demo test test-helix bench reliability clean install compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,22 +16,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# An editable install leaves the package uncompiled, and with PYTHONDONTWRITEBYTECODE set every `flywheel` process
+# would compile it again (~0.2 s of CPU each): compile it once, as a regular install does. Stale files are ignored.
+compile: $(STAMP)
+	$(BIN)/python -m compileall -q flywheel_cli > /dev/null
+
+demo: compile
 	rm -rf .flywheel/demo
 	$(BIN)/flywheel --state .flywheel/demo/state.db --config configs/flywheel.toml \
 		run --workload tool_router --sandbox --logs examples/logs.jsonl
 
-test: $(STAMP)
+test: compile
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: compile
 	$(BIN)/python -m benchmarks
 
-reliability: $(STAMP)
+reliability: compile
 	$(BIN)/python -m pytest -q -m reliability tests/reliability -p no:cacheprovider -s
 
 # Integration tests against a real local NeMo Helix (installs it into .helix/ on first use).
-test-helix: $(STAMP)
+test-helix: compile
 	bash scripts/helix/test.sh
 
 clean:
