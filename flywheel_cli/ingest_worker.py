@@ -58,6 +58,7 @@ def parsed_rows(
     stop = threading.Event()
     reader = threading.Thread(target=_drain, args=(receive, inbox, stop), name="flywheel-ingest-reader", daemon=True)
     reader.start()
+    finished = False
     try:
         while True:
             message = inbox.get()
@@ -68,6 +69,7 @@ def parsed_rows(
                     on_bytes(consumed)
                 yield from _unpack(source, metas, buf)
             elif kind == "done":
+                finished = True
                 return
             elif kind == "error":
                 raise InputError(message[1], hint=message[2])
@@ -81,6 +83,8 @@ def parsed_rows(
                 raise RuntimeError(f"the log parser process failed:\n{message[1]}")
     finally:
         stop.set()
+        if finished:
+            helper.join(5)  # it has sent everything and is exiting by itself
         if helper.is_alive():
             helper.terminate()  # its end of the pipe closes, which ends the reader's wait
         helper.join(5)

@@ -28,7 +28,7 @@ class Database:
         # One connection is shared by the run's worker threads; a transaction belongs to one thread at a time.
         self._lock = threading.RLock()
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal()
             # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -42,6 +42,19 @@ class Database:
                 f"{path} is not a usable flywheel state file: {exc}",
                 hint="Point --state at another path, or move this file away.",
             ) from None
+
+    def _enable_wal(self, patience: float = 30.0) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once instead of
+        # waiting when another process is creating it at the same moment: wait here, as for any other lock.
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def close(self) -> None:
         self.conn.close()
@@ -86,27 +99,29 @@ class Database:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
         )
+        if self._pending(migrations):
+            # Two processes can open a new state file at the same moment. The write lock serialises them, and what
+            # is applied is read again under it, so the second one finds the first one's work done.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for name, sql in self._pending(migrations):
+                    for statement in _split_sql(sql):  # not executescript: it would commit on its own
+                        self.conn.execute(statement)
+                    self.conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _pending(self, migrations: Sequence[Migration]) -> list[Migration]:
         applied = {row[0] for row in self.conn.execute("SELECT name FROM _migrations")}
-        known = {name for name, _ in migrations}
-        unknown = applied - known
+        unknown = applied - {name for name, _ in migrations}
         if unknown:
             raise StateError(
                 f"{self.path} was written by a newer flywheel (migrations {', '.join(sorted(unknown))})",
                 hint="Upgrade flywheel, or use another --state file.",
             )
-        for name, sql in migrations:
-            if name in applied:
-                continue
-            # executescript commits implicitly, so run the statements inside one explicit transaction.
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _split_sql(sql):
-                    self.conn.execute(statement)
-                self.conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        return [(name, sql) for name, sql in migrations if name not in applied]
 
 
 def _split_sql(script: str) -> list[str]:

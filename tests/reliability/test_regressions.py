@@ -202,3 +202,51 @@ def test_cleanup_leaves_the_model_of_a_customization_being_created_alone(tmp_pat
     assert proc.returncode == 0, err.decode()
     assert listed.returncode == 0 and len(listed.json["protected_runs"]) == 1, listed
     assert [(r["kind"], r["name"]) for r in listed.json["found"]] == []
+
+
+def test_two_processes_creating_the_same_state_file_both_succeed(tmp_path: Path) -> None:
+    """Two `flywheel run` started together on a new state file: the one that read "nothing applied" just before the
+    other applied the migrations failed with "table records already exists" instead of being refused by the run lock.
+    """
+    from flywheel_cli.state.db import Database
+    from flywheel_cli.state.store import MIGRATIONS
+
+    path = tmp_path / "state.db"
+
+    class OtherProcessWinsTheRace(list):
+        # Iterated by the opener right after it read which migrations are applied: the other opener applies them all
+        # in between, which is the race two processes hit.
+        raced = False
+
+        def __iter__(self):
+            if not OtherProcessWinsTheRace.raced:
+                OtherProcessWinsTheRace.raced = True
+                Database(path, MIGRATIONS).close()
+            return super().__iter__()
+
+    db = Database(path, OtherProcessWinsTheRace(MIGRATIONS))
+    assert OtherProcessWinsTheRace.raced
+    names = [row[0] for row in db.conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert names == [name for name, _ in MIGRATIONS]
+    db.close()
+
+
+def test_opening_a_state_file_another_process_is_creating_waits_for_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL while another process held it failed at once with "database is locked" (SQLite does
+    not wait on that switch), so one of two `flywheel run` started together died with a state error."""
+    import sqlite3
+    import threading
+
+    from flywheel_cli.state.db import Database
+    from flywheel_cli.state.store import MIGRATIONS
+
+    path = tmp_path / "state.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the other process, half-way through creating the file
+    other.execute("CREATE TABLE other_was_here (x)")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    db = Database(path, MIGRATIONS)
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
+    db.close()
+    other.close()
