@@ -7,7 +7,7 @@ consistent state file, and running the same command again completes the work: st
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -156,7 +156,7 @@ def ingest_lines(
 def _ingest(
     store: Store,
     sources: list[str],
-    parse: Callable[[Overrides], Iterator[tuple[bytes, RecordRow | Reject]]],
+    parse: Callable[[Overrides], Generator[tuple[bytes, RecordRow | Reject], None, None]],
     options: IngestOptions,
 ) -> IngestSummary:
     ingest_id = store.start_ingest(sources, None)
@@ -188,7 +188,7 @@ def _ingest(
             hint="Run the same command again to finish: records already stored are skipped.",
         ) from None
     finally:
-        getattr(rows, "close", lambda: None)()  # stops a parser process at once, whatever ended the ingest
+        rows.close()  # stops a parser process at once, whatever ended the ingest
         writer.close()
         summary.rejects_path = str(rejects_path) if writer.used else None
         store.finish_ingest(ingest_id, status)
@@ -253,7 +253,9 @@ def _to_row(line: Line, overrides: Overrides, max_bytes: int) -> RecordRow | Rej
     )
 
 
-def _rows(lines: Iterable[Line], overrides: Overrides, options: IngestOptions) -> Iterator[tuple[bytes, RecordRow | Reject]]:
+def _rows(
+    lines: Iterable[Line], overrides: Overrides, options: IngestOptions
+) -> Generator[tuple[bytes, RecordRow | Reject], None, None]:
     """Parsed lines in input order, each with its raw bytes when rejected (for the rejects file).
 
     Here in this process; `ingest_worker.parsed_rows` gives the same for big files from a helper process.
@@ -281,15 +283,12 @@ def ingest_files(
     options: IngestOptions,
     on_bytes: Callable[[int], None] | None = None,
 ) -> IngestSummary:
+    from flywheel_cli import ingest_worker
+
     use_helper = options.parse_in_helper
-    if use_helper is None:
-        from flywheel_cli.ingest_worker import worth_a_helper
-
-        use_helper = worth_a_helper(paths)
-    if use_helper:
-        from flywheel_cli.ingest_worker import parsed_rows
-
-        return _ingest(store, paths, lambda ov: parsed_rows(paths, ov, options.max_line_bytes, on_bytes), options)
+    if use_helper if use_helper is not None else ingest_worker.worth_a_helper(paths):
+        parse = lambda ov: ingest_worker.parsed_rows(paths, ov, options.max_line_bytes, on_bytes)  # noqa: E731
+        return _ingest(store, paths, parse, options)
 
     def lines() -> Iterator[Line]:
         for path in paths:

@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -42,7 +42,7 @@ def worth_a_helper(paths: list[str]) -> bool:
 
 def parsed_rows(
     paths: list[str], overrides: Overrides, max_line_bytes: int, on_bytes: Callable[[int], None] | None
-) -> Iterator[tuple[bytes, Any]]:
+) -> Generator[tuple[bytes, Any], None, None]:
     """What `ingest._rows` yields for these files, parsed in a helper process. Close the iterator to stop the helper."""
     # spawn, not fork: the caller may have threads (progress display, a run's workers) that fork would copy mid-lock.
     ctx = multiprocessing.get_context("spawn")

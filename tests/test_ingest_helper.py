@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,19 +68,29 @@ def test_the_helper_stores_exactly_what_one_process_stores(tmp_path):
     assert multiprocessing.active_children() == []
 
 
-def test_ctrl_c_stops_the_helper_and_the_same_command_resumes(tmp_path, monkeypatch):
-    files = _files(tmp_path)
-    store = open_store(tmp_path / "state.db")
+def _at_batch(monkeypatch, store, number: int, action) -> Callable[..., object]:
+    """Run `action` just before the `number`-th batch is stored; returns the real `insert_records`."""
     original = store.insert_records
     calls = {"n": 0}
 
-    def interrupted_at_the_third_batch(*args, **kwargs):
+    def insert_records(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
+        if calls["n"] == number:
+            action()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "insert_records", interrupted_at_the_third_batch)
+    monkeypatch.setattr(store, "insert_records", insert_records)
+    return original
+
+
+def test_ctrl_c_stops_the_helper_and_the_same_command_resumes(tmp_path, monkeypatch):
+    files = _files(tmp_path)
+    store = open_store(tmp_path / "state.db")
+
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    original = _at_batch(monkeypatch, store, 3, ctrl_c)
     with pytest.raises(Interrupted):
         ingest_files(store, files, IngestOptions(parse_in_helper=True, batch_size=700))
     assert multiprocessing.active_children() == []
@@ -93,30 +104,28 @@ def test_ctrl_c_stops_the_helper_and_the_same_command_resumes(tmp_path, monkeypa
 
 def test_a_helper_that_dies_is_a_clear_error_and_keeps_what_was_stored(tmp_path, monkeypatch):
     files = _files(tmp_path)
-    store = open_store(tmp_path / "state.db")
-    original = store.insert_records
-    calls = {"n": 0}
-
-    def kill_the_helper_at_the_second_batch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            (helper,) = multiprocessing.active_children()
-            os.kill(helper.pid, signal.SIGKILL)
-            helper.join(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(store, "insert_records", kill_the_helper_at_the_second_batch)
-    # A small queue, so the helper cannot have parsed everything before it is killed.
+    # Enough lines that the helper cannot have sent them all by the kill: the writer's queue is cut to one message,
+    # so at most a few thousand lines wait beyond the 1,400 stored.
+    more = tmp_path / "c.jsonl"
+    more.write_text("".join(dumps(tool_record(f"later {i}")) + "\n" for i in range(20_000)))
+    files.append(str(more))
     monkeypatch.setattr("flywheel_cli.ingest_worker.QUEUED_CHUNKS", 1)
-    monkeypatch.setattr("flywheel_cli.ingest_worker.CHUNK", 50)
+    store = open_store(tmp_path / "state.db")
+
+    def kill_the_helper() -> None:
+        (helper,) = multiprocessing.active_children()
+        os.kill(helper.pid, signal.SIGKILL)
+        helper.join(10)
+
+    original = _at_batch(monkeypatch, store, 2, kill_the_helper)
     with pytest.raises(InputError) as err:
         ingest_files(store, files, IngestOptions(parse_in_helper=True, batch_size=700))
     assert err.value.message == "the log parser process stopped unexpectedly (exit code -9)"
     assert err.value.hint == "The batches before it were stored; run the same command again to finish."
     stored = store.count_records()
-    assert stored >= 1400 and stored % 700 == 0 and stored < 3699
+    assert stored >= 1400 and stored % 700 == 0 and stored < 23_699
     monkeypatch.setattr(store, "insert_records", original)
-    assert ingest_files(store, files, IngestOptions(parse_in_helper=True)).ingested == 3699 - stored
+    assert ingest_files(store, files, IngestOptions(parse_in_helper=True)).ingested == 23_699 - stored
     store.close()
 
 
@@ -138,28 +147,21 @@ def test_an_unreadable_gzip_tail_is_the_same_error_either_way(tmp_path, helper):
     assert multiprocessing.active_children() == []
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) of every process, from `ps` (Linux and macOS alike)."""
+    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,stat="], capture_output=True, text=True, check=True).stdout
+    return {int(pid): (int(ppid), stat) for pid, ppid, stat in (line.split()[:3] for line in out.splitlines() if line.strip())}
+
+
 def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [child for child, (parent, _) in _processes().items() if parent == pid]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+def _alive(pids: list[int]) -> bool:
+    table = _processes()
+    return any(pid in table and not table[pid][1].startswith("Z") for pid in pids)
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_kill_9_of_flywheel_leaves_no_parser_running(tmp_path):
     from flywheel_cli.ingest_worker import MIN_BYTES
 
@@ -181,9 +183,9 @@ def test_kill_9_of_flywheel_leaves_no_parser_running(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_alive(pid) for pid in helpers):
+    while time.monotonic() < deadline and _alive(helpers):
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in helpers), "the parser outlived flywheel"
+    assert not _alive(helpers), "the parser outlived flywheel"
     # whatever was committed is whole, and the same command finishes the job
     done = subprocess.run([sys.executable, "-m", "flywheel_cli", "--state", str(state), "--json", "ingest", str(path)],
                           env=env, capture_output=True, timeout=120)

@@ -28,6 +28,14 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+def lookup(table: Mapping[Any, Any], key: Any, what: str) -> Any:
+    """The item stored under `key`, or NMP's 404 naming `what`."""
+    item = table.get(key)
+    if item is None:
+        raise not_found(what)
+    return item
+
+
 def conflict(what: str) -> ApiError:
     return ApiError(409, f"{what} already exists")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flywheel_cli.sandbox.api import Request, Response, Route, conflict, not_found, paginate
+from flywheel_cli.sandbox.api import Request, Response, Route, conflict, lookup, not_found, paginate
 from flywheel_cli.sandbox.clock import Timeline
 from flywheel_cli.sandbox.store import Key, State, new_id, split_ref
 from flywheel_cli.sandbox.validation import Checker, check_common
@@ -124,10 +124,8 @@ def list_targets(state: State, req: Request) -> Response:
 
 
 def _target(state: State, req: Request) -> dict[str, Any]:
-    doc = state.cust_targets.get((req.params["ns"], req.params["name"]))
-    if doc is None:
-        raise not_found(f"Target '{req.params['ns']}/{req.params['name']}'")
-    return doc
+    key = (req.params["ns"], req.params["name"])
+    return lookup(state.cust_targets, key, f"Target '{key[0]}/{key[1]}'")
 
 
 def get_target(state: State, req: Request) -> Response:
@@ -220,10 +218,8 @@ def list_configs(state: State, req: Request) -> Response:
 
 
 def _config(state: State, req: Request) -> dict[str, Any]:
-    doc = state.cust_configs.get((req.params["ns"], req.params["name"]))
-    if doc is None:
-        raise not_found(f"Customization config '{req.params['ns']}/{req.params['name']}'")
-    return doc
+    key = (req.params["ns"], req.params["name"])
+    return lookup(state.cust_configs, key, f"Customization config '{key[0]}/{key[1]}'")
 
 
 def get_config(state: State, req: Request) -> Response:

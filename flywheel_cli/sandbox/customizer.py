@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flywheel_cli.sandbox import datastore
-from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, conflict, not_found, paginate
+from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, conflict, lookup, not_found, paginate
 from flywheel_cli.sandbox.clock import Timeline, iso
 from flywheel_cli.sandbox.customization_configs import (
     FINETUNING_TYPES,
@@ -271,9 +271,7 @@ def _resolve_dataset(state: State, ref: str | dict[str, Any]) -> tuple[str, str]
         key = (str(namespace), str(name))
     else:
         key = split_ref(ref) or ("default", ref)
-    doc = state.datasets.get(key)
-    if doc is None:
-        raise not_found(f"Dataset '{key[0]}/{key[1]}'")
+    doc = lookup(state.datasets, key, f"Dataset '{key[0]}/{key[1]}'")
     return f"{key[0]}/{key[1]}", str(doc.get("files_url") or "")
 
 
@@ -392,10 +390,7 @@ def create_job(state: State, req: Request) -> Response:
 
 
 def _job(state: State, req: Request) -> CustomizationJob:
-    job = state.cust_jobs.get(req.params["job_id"])
-    if job is None:
-        raise not_found(f"Customization job '{req.params['job_id']}'")
-    return job
+    return lookup(state.cust_jobs, req.params["job_id"], f"Customization job '{req.params['job_id']}'")
 
 
 def get_job(state: State, req: Request) -> Response:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, not_found, paginate
+from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, lookup, not_found, paginate
 from flywheel_cli.sandbox.clock import iso_z
 from flywheel_cli.sandbox.store import Repo, State
 from flywheel_cli.sandbox.validation import Checker
@@ -67,10 +67,7 @@ def list_namespaces(state: State, req: Request) -> Response:
 
 def get_namespace(state: State, req: Request) -> Response:
     with state.lock:
-        doc = state.ds_namespaces.get(req.params["ns"])
-    if doc is None:
-        raise not_found(f"Namespace '{req.params['ns']}'")
-    return Response(200, doc)
+        return Response(200, lookup(state.ds_namespaces, req.params["ns"], f"Namespace '{req.params['ns']}'"))
 
 
 def delete_namespace(state: State, req: Request) -> Response:
@@ -126,10 +123,8 @@ def delete_repo(state: State, req: Request) -> Response:
 
 
 def _repo(state: State, req: Request) -> Repo:
-    repo = state.repos.get((req.params["ns"], req.params["name"]))
-    if repo is None:
-        raise not_found(f"Repository '{req.params['ns']}/{req.params['name']}'")
-    return repo
+    key = (req.params["ns"], req.params["name"])
+    return lookup(state.repos, key, f"Repository '{key[0]}/{key[1]}'")
 
 
 def repo_info(state: State, req: Request) -> Response:

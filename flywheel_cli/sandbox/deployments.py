@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, not_found, paginate
+from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, lookup, not_found, paginate
 from flywheel_cli.sandbox.clock import Timeline, iso
 from flywheel_cli.sandbox.simulated import model_size_b
 from flywheel_cli.sandbox.store import State, new_id
@@ -139,10 +139,8 @@ def list_deployments(state: State, req: Request) -> Response:
 
 
 def _deployment(state: State, req: Request) -> Deployment:
-    dep = state.deployments.get((req.params["ns"], req.params["name"]))
-    if dep is None:
-        raise not_found(f"Model deployment '{req.params['ns']}/{req.params['name']}'")
-    return dep
+    key = (req.params["ns"], req.params["name"])
+    return lookup(state.deployments, key, f"Model deployment '{key[0]}/{key[1]}'")
 
 
 def get_deployment(state: State, req: Request) -> Response:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flywheel_cli.sandbox import customizer
-from flywheel_cli.sandbox.api import Handler, Request, Response, Route, conflict, not_found, paginate
+from flywheel_cli.sandbox.api import Handler, Request, Response, Route, conflict, lookup, not_found, paginate
 from flywheel_cli.sandbox.store import Key, State, new_id
 from flywheel_cli.sandbox.validation import Checker, check_common
 
@@ -47,10 +47,7 @@ def list_namespaces(state: State, req: Request) -> Response:
 
 
 def _namespace(state: State, req: Request) -> dict[str, Any]:
-    doc = state.namespaces.get(req.params["ns"])
-    if doc is None:
-        raise not_found(f"Namespace '{req.params['ns']}'")
-    return doc
+    return lookup(state.namespaces, req.params["ns"], f"Namespace '{req.params['ns']}'")
 
 
 def get_namespace(state: State, req: Request) -> Response:
@@ -153,10 +150,7 @@ def list_entities(kind: Kind) -> Handler:
 
 def _lookup(state: State, kind: Kind, req: Request) -> dict[str, Any]:
     key = (req.params["ns"], req.params["name"])
-    doc = _docs(state, kind).get(key)
-    if doc is None:
-        raise not_found(f"{kind.label} '{key[0]}/{key[1]}'")
-    return doc
+    return lookup(_docs(state, kind), key, f"{kind.label} '{key[0]}/{key[1]}'")
 
 
 def get_entity(kind: Kind) -> Handler:

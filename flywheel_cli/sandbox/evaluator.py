@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from flywheel_cli.sandbox import datastore, scoring
-from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, not_found, paginate
+from flywheel_cli.sandbox.api import ApiError, Request, Response, Route, lookup, not_found, paginate
 from flywheel_cli.sandbox.clock import iso
 from flywheel_cli.sandbox.eval_runner import EvalRunner, endpoint
 from flywheel_cli.sandbox.messages import as_dict
@@ -319,10 +319,7 @@ def create_job(state: State, req: Request) -> Response:
 
 
 def _job(state: State, req: Request) -> EvaluationJob:
-    job = state.eval_jobs.get(req.params["job_id"])
-    if job is None:
-        raise not_found(f"Evaluation job '{req.params['job_id']}'")
-    return job
+    return lookup(state.eval_jobs, req.params["job_id"], f"Evaluation job '{req.params['job_id']}'")
 
 
 def get_job(state: State, req: Request) -> Response:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from flywheel_cli.errors import StateError
 
-Migration = tuple[str, str]  # (name, SQL script); names sort in application order
+Migration = tuple[str, str]
+LOCK_WAIT_S = 30.0  # how long any wait for another process's lock on the state file may take  # (name, SQL script); names sort in application order
 
 
 class Database:
@@ -20,7 +21,7 @@ class Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is exactly one transaction.
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            self.conn = sqlite3.connect(path, isolation_level=None, timeout=LOCK_WAIT_S, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state file {path}: {exc}", hint="Check the path given by --state / FLYWHEEL_STATE.") from None
         self.conn.row_factory = sqlite3.Row
@@ -32,7 +33,7 @@ class Database:
             # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
             # 32 MB of page cache keeps the indexes of a few million records hot during bulk ingest.
             self.conn.execute("PRAGMA cache_size=-32768")
             self._migrate(migrations)
@@ -43,10 +44,10 @@ class Database:
                 hint="Point --state at another path, or move this file away.",
             ) from None
 
-    def _enable_wal(self, patience: float = 30.0) -> None:
+    def _enable_wal(self) -> None:
         # Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once instead of
         # waiting when another process is creating it at the same moment: wait here, as for any other lock.
-        deadline = time.monotonic() + patience
+        deadline = time.monotonic() + LOCK_WAIT_S
         while True:
             try:
                 self.conn.execute("PRAGMA journal_mode=WAL")
